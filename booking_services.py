@@ -1,0 +1,122 @@
+"""Simulated car, hotel and flight booking services that keep real state in SQLite.
+
+Every reservation is keyed by an idempotency key (the workflow id plus the service), so a
+retried or repeated booking never books twice. An undo leaves a cancelled row behind, even
+when nothing was booked: a booking that arrives late, after its undo, is then refused
+instead of leaving a reservation nobody will ever cancel.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+ReservationStatus = Literal["booked", "cancelled"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reservations (
+    idempotency_key TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    service TEXT NOT NULL,
+    item TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    confirmation TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('booked', 'cancelled'))
+)
+"""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    idempotency_key: str
+    workflow_id: str
+    service: str
+    item: str
+    customer: str
+    confirmation: str
+    status: ReservationStatus
+
+
+class ReservationCancelled(Exception):
+    """The booking's undo already ran, so the service refuses to take it now."""
+
+
+def idempotency_key(workflow_id: str, service: str) -> str:
+    return f"{workflow_id}/{service}"
+
+
+class BookingServices:
+    """The three services share one ledger file; each reservation row names its service."""
+
+    def __init__(self, ledger_path: Path) -> None:
+        self.ledger_path = ledger_path
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        # A connection per call keeps the services safe to use from worker threads and
+        # from several worker processes at once; the busy timeout queues the writers.
+        with closing(sqlite3.connect(self.ledger_path, timeout=30, isolation_level=None)) as db:
+            yield db
+
+    def reserve(self, workflow_id: str, service: str, item: str, customer: str) -> Reservation:
+        """Book `item`, or return the reservation this idempotency key already made."""
+        key = idempotency_key(workflow_id, service)
+        confirmation = f"{service[:3].upper()}-{secrets.token_hex(3).upper()}"
+        with self._connection() as db:
+            db.execute(
+                "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?, 'booked')"
+                " ON CONFLICT (idempotency_key) DO NOTHING",
+                (key, workflow_id, service, item, customer, confirmation),
+            )
+            reservation = self._get(db, key)
+        assert reservation is not None
+        if reservation.status == "cancelled":
+            raise ReservationCancelled(f"{service} booking {key} was already undone")
+        return reservation
+
+    def cancel(self, workflow_id: str, service: str) -> Reservation | None:
+        """Cancel the reservation; return it, or None if there was nothing to cancel."""
+        key = idempotency_key(workflow_id, service)
+        with self._connection() as db:
+            # One write transaction, so the answer matches what this call cancelled.
+            db.execute("BEGIN IMMEDIATE")
+            before = self._get(db, key)
+            db.execute(
+                "INSERT INTO reservations VALUES (?, ?, ?, '', '', '', 'cancelled')"
+                " ON CONFLICT (idempotency_key) DO UPDATE SET status = 'cancelled'",
+                (key, workflow_id, service),
+            )
+            db.execute("COMMIT")
+        return before if before is not None and before.status == "booked" else None
+
+    def reservations(self, workflow_id: str | None = None) -> list[Reservation]:
+        """Every row of the ledger, or those of one workflow, cancelled ones included."""
+        query = "SELECT * FROM reservations"
+        parameters: tuple[str, ...] = ()
+        if workflow_id is not None:
+            query += " WHERE workflow_id = ?"
+            parameters = (workflow_id,)
+        with self._connection() as db:
+            return [Reservation(*row) for row in db.execute(query + " ORDER BY rowid", parameters)]
+
+    def booked(self, workflow_id: str) -> dict[str, Reservation]:
+        """The live reservations of one workflow, by service."""
+        return {r.service: r for r in self.reservations(workflow_id) if r.status == "booked"}
+
+    def reset(self) -> None:
+        with self._connection() as db:
+            db.execute("DELETE FROM reservations")
+
+    @staticmethod
+    def _get(db: sqlite3.Connection, key: str) -> Reservation | None:
+        row = db.execute("SELECT * FROM reservations WHERE idempotency_key = ?", (key,)).fetchone()
+        return Reservation(*row) if row else None

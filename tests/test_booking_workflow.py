@@ -1,0 +1,300 @@
+"""Every scenario of the demo, on the time-skipping test server (or the server you choose)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from book_workflow import BOOKING_RETRY_POLICY, BookingWorkflow
+from booking_services import BookingServices
+from shared import WORKFLOW_TYPE, BookingInput, BookingResult, FailAt
+from tests.history import activity_runs, assert_replays, compensation_order, workflow_clock_seconds
+
+TRIP = BookingInput(
+    name="Ada Lovelace",
+    car="Toyota Supra",
+    hotel="Hotel Adlon",
+    flight="LH 404",
+    network_delay_seconds=0,
+)
+
+
+async def start(
+    client: Client, task_queue: str, booking: BookingInput
+) -> WorkflowHandle[BookingWorkflow, BookingResult]:
+    return await client.start_workflow(
+        BookingWorkflow.run,
+        booking,
+        id=f"booking-test-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+
+
+async def book(
+    client: Client, task_queue: str, booking: BookingInput
+) -> tuple[BookingResult, WorkflowHandle[BookingWorkflow, BookingResult]]:
+    handle = await start(client, task_queue, booking)
+    return await handle.result(), handle
+
+
+@pytest.mark.usefixtures("worker")
+async def test_happy_path_books_all_three(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    result, handle = await book(client, task_queue, TRIP)
+
+    assert result.outcome == "booked"
+    assert result.compensations == []
+    booked = ledger.booked(handle.id)
+    assert {service: r.confirmation for service, r in booked.items()} == result.confirmations
+    assert {service: r.item for service, r in booked.items()} == {
+        "car": "Toyota Supra",
+        "hotel": "Hotel Adlon",
+        "flight": "LH 404",
+    }
+    history = await assert_replays(handle)
+    assert [run.activity_type for run in activity_runs(history)] == [
+        "book_car",
+        "book_hotel",
+        "book_flight",
+    ]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_five_failures_before_success_are_retried_by_temporal(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    result, handle = await book(client, task_queue, replace(TRIP, failures_before_success=5))
+
+    assert result.outcome == "booked"
+    assert len(ledger.booked(handle.id)) == 3
+    runs = activity_runs(await assert_replays(handle))
+    assert [(run.activity_type, run.attempt, run.outcome) for run in runs] == [
+        ("book_car", 6, "completed"),
+        ("book_hotel", 6, "completed"),
+        ("book_flight", 6, "completed"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fail_at", "expected_undo_order"),
+    [
+        ("car", ["undo_book_car"]),
+        ("hotel", ["undo_book_hotel", "undo_book_car"]),
+        ("flight", ["undo_book_flight", "undo_book_hotel", "undo_book_car"]),
+    ],
+)
+@pytest.mark.usefixtures("worker")
+async def test_a_rejected_booking_rolls_back_what_was_attempted_in_reverse_order(
+    client: Client,
+    task_queue: str,
+    ledger: BookingServices,
+    fail_at: FailAt,
+    expected_undo_order: list[str],
+) -> None:
+    result, handle = await book(client, task_queue, replace(TRIP, fail_at=fail_at))
+
+    assert result.outcome == "rolled_back"
+    assert result.compensations == expected_undo_order
+    assert result.error == (
+        f"BookingRejected: {fail_at} booking rejected: no {getattr(TRIP, fail_at)} available"
+    )
+    assert ledger.booked(handle.id) == {}
+    history = await assert_replays(handle)
+    assert compensation_order(history) == expected_undo_order
+    # BookingRejected really matches the policy's non-retryable types: one attempt, no retry.
+    rejected = next(run for run in activity_runs(history) if run.activity_type == f"book_{fail_at}")
+    assert (rejected.outcome, rejected.attempt, rejected.failure_type) == (
+        "failed",
+        1,
+        "BookingRejected",
+    )
+    assert rejected.failure_type in (BOOKING_RETRY_POLICY.non_retryable_error_types or [])
+
+
+@pytest.mark.usefixtures("worker")
+async def test_retries_then_a_flight_failure_still_rolls_back(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    booking = replace(TRIP, failures_before_success=5, fail_at="flight")
+    result, handle = await book(client, task_queue, booking)
+
+    assert result.outcome == "rolled_back"
+    assert ledger.booked(handle.id) == {}
+    runs = activity_runs(await assert_replays(handle))
+    assert [(run.activity_type, run.attempt, run.outcome) for run in runs] == [
+        ("book_car", 6, "completed"),
+        ("book_hotel", 6, "completed"),
+        ("book_flight", 6, "failed"),
+        ("undo_book_flight", 1, "completed"),
+        ("undo_book_hotel", 1, "completed"),
+        ("undo_book_car", 1, "completed"),
+    ]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_more_failures_than_maximum_attempts_roll_back(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    maximum_attempts = BOOKING_RETRY_POLICY.maximum_attempts
+    result, handle = await book(
+        client, task_queue, replace(TRIP, failures_before_success=maximum_attempts)
+    )
+
+    assert result.outcome == "rolled_back"
+    assert result.compensations == ["undo_book_car"]
+    assert ledger.booked(handle.id) == {}
+    car = activity_runs(await assert_replays(handle))[0]
+    assert (car.activity_type, car.attempt, car.failure_type) == (
+        "book_car",
+        maximum_attempts,
+        "ServiceUnavailable",
+    )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_failing_compensation_is_retried_until_it_succeeds(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    booking = replace(TRIP, fail_at="flight", compensation_failures=3)
+    result, handle = await book(client, task_queue, booking)
+
+    assert result.outcome == "rolled_back"
+    assert ledger.booked(handle.id) == {}
+    undos = [
+        run
+        for run in activity_runs(await assert_replays(handle))
+        if run.activity_type.startswith("undo_")
+    ]
+    assert [(run.activity_type, run.attempt, run.outcome) for run in undos] == [
+        ("undo_book_flight", 4, "completed"),
+        ("undo_book_hotel", 4, "completed"),
+        ("undo_book_car", 4, "completed"),
+    ]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_parallel_compensation_undoes_everything(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    booking = replace(TRIP, fail_at="flight", parallel_compensation=True)
+    result, handle = await book(client, task_queue, booking)
+
+    assert result.outcome == "rolled_back"
+    assert sorted(result.compensations) == ["undo_book_car", "undo_book_flight", "undo_book_hotel"]
+    assert ledger.booked(handle.id) == {}
+    history = await assert_replays(handle)
+    # All three undos were scheduled before the first of them completed.
+    runs = activity_runs(history)
+    assert [run.activity_type for run in runs[3:]] == [
+        "undo_book_flight",
+        "undo_book_hotel",
+        "undo_book_car",
+    ]
+    assert sorted(compensation_order(history)) == sorted(result.compensations)
+
+
+async def wait_for(
+    handle: WorkflowHandle[BookingWorkflow, BookingResult], state: str, service: str
+) -> None:
+    """Poll the workflow's status query until a step reaches a state (at most 10 s)."""
+    async with asyncio.timeout(10):
+        while True:
+            status = await handle.query(BookingWorkflow.status)
+            if any(step.service == service and step.state == state for step in status.steps):
+                return
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_cancelling_mid_saga_rolls_back(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    # A long shaky-network timer holds the saga between the car and the hotel.
+    handle = await start(client, task_queue, replace(TRIP, network_delay_seconds=30))
+    await wait_for(handle, "booked", "car")
+    assert set(ledger.booked(handle.id)) == {"car"}
+
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert isinstance(failure.value.cause, CancelledError)
+    assert ledger.booked(handle.id) == {}
+    history = await assert_replays(handle)
+    assert compensation_order(history) == ["undo_book_car"]
+    status = await handle.query(BookingWorkflow.status)
+    assert status.outcome == "cancelled"
+    assert [step.state for step in status.steps] == ["undone", "waiting", "waiting"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_cancel_while_compensating_does_not_stop_the_rollback(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    booking = replace(TRIP, fail_at="flight", compensation_failures=4)
+    handle = await start(client, task_queue, booking)
+    await wait_for(handle, "compensating", "flight")
+
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    assert ledger.booked(handle.id) == {}
+    history = await assert_replays(handle)
+    assert compensation_order(history) == ["undo_book_flight", "undo_book_hotel", "undo_book_car"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_network_delays_are_durable_timers_that_time_skipping_skips(
+    env: WorkflowEnvironment, client: Client, task_queue: str
+) -> None:
+    if not env.supports_time_skipping:
+        pytest.skip("only the time-skipping server skips timers")
+    started = time.monotonic()
+    result, handle = await book(client, task_queue, replace(TRIP, network_delay_seconds=3))
+    wall_seconds = time.monotonic() - started
+
+    assert result.outcome == "booked"
+    workflow_seconds = workflow_clock_seconds(await assert_replays(handle))
+    assert workflow_seconds >= 6
+    assert wall_seconds < workflow_seconds
+
+
+@pytest.mark.parametrize(
+    ("raw_input", "field_named"),
+    [
+        ({**TRIP.__dict__, "failures_before_success": 99}, "failures_before_success"),
+        ({**TRIP.__dict__, "fail_at": "boat"}, "fail_at"),
+        ({**TRIP.__dict__, "name": "   "}, "name"),
+        ({**TRIP.__dict__, "failures_before_success": "five"}, "failures_before_success"),
+        ({key: value for key, value in TRIP.__dict__.items() if key != "hotel"}, "hotel"),
+    ],
+)
+@pytest.mark.usefixtures("worker")
+async def test_an_invalid_input_fails_the_workflow_at_once_without_a_retry_loop(
+    client: Client, task_queue: str, raw_input: dict[str, Any], field_named: str
+) -> None:
+    # Raw JSON, as `temporal workflow start --input` sends it, skipping our own validation.
+    handle = await client.start_workflow(
+        WORKFLOW_TYPE, raw_input, id=f"booking-test-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await asyncio.wait_for(handle.result(), timeout=10)
+
+    messages = []
+    error: BaseException | None = failure.value
+    while error is not None:
+        messages.append(str(error))
+        error = error.__cause__
+    assert any(field_named in message for message in messages), messages
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert activity_runs(await handle.fetch_history()) == []
