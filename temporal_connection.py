@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 
@@ -41,8 +44,22 @@ async def connect(
     try:
         return await Client.connect(**config, connect_timeout=connect_timeout, **client_options)
     except RuntimeError as error:
+        # The cause (a long transport error) stays on the exception for a debugger; the
+        # presenter gets one line that says what to do.
         raise TemporalUnreachable(
             f"Cannot reach the Temporal server at {config['target_host']} "
-            f"(namespace {config['namespace']}): {error}. "
+            f"(namespace {config['namespace']}). "
             f"Start one with `{START_DEV_SERVER}`, or set TEMPORAL_ADDRESS."
         ) from error
+
+
+async def worker_is_polling(client: Client, task_queue: str) -> bool:
+    """Whether a worker has polled `task_queue` for workflow tasks lately."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(response.pollers) > 0

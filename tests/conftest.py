@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities import BookingActivities, ServiceSettings
 from booking_services import BookingServices
-from dev_server import venv_binary
+from processes import venv_binary
 from run_worker import build_worker
 
 

