@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from booking_services import BookingServices, ReservationCancelled
 from shared import BookingInput, Service, booking_item
@@ -18,11 +19,22 @@ from shared import BookingInput, Service, booking_item
 log = logging.getLogger("booking.activities")
 
 
-class ServiceUnavailable(Exception):
+class InjectedFailure(ApplicationError):
+    """A failure the presenter asked for. The error type is the class name. Benign: the
+    worker logs our one line per attempt instead of a traceback per attempt, and the
+    Temporal UI still shows the failure and its stack trace."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, type=type(self).__name__, category=ApplicationErrorCategory.BENIGN
+        )
+
+
+class ServiceUnavailable(InjectedFailure):
     """A passing failure (the service is down for a moment): Temporal retries it."""
 
 
-class BookingRejected(Exception):
+class BookingRejected(InjectedFailure):
     """The service refuses the booking for good: the retry policy lists this type as
     non-retryable, so the workflow gets the failure at once and rolls back."""
 
@@ -79,36 +91,50 @@ class BookingActivities:
         """Return the confirmation number of the reservation."""
         info = activity.info()
         workflow_id = _booking_workflow_id(info)
-        item = booking_item(booking, service)
-        log.info("book_%s attempt %d: %s for %s", service, info.attempt, item, info.workflow_id)
-        if info.attempt <= booking.failures_before_success:
-            raise ServiceUnavailable(
-                f"{service} service unavailable (attempt {info.attempt}); Temporal will retry"
+        try:
+            if info.attempt <= booking.failures_before_success:
+                raise ServiceUnavailable(f"{service} service unavailable")
+            await asyncio.sleep(self.settings.service_latency_seconds)
+            if booking.fail_at == service:
+                raise BookingRejected(
+                    f"{service} booking rejected: no {booking_item(booking, service)} available"
+                )
+            reservation = await asyncio.to_thread(
+                self.services.reserve,
+                workflow_id,
+                service,
+                booking_item(booking, service),
+                booking.name,
             )
-        await asyncio.sleep(self.settings.service_latency_seconds)
-        if booking.fail_at == service:
-            raise BookingRejected(f"{service} booking rejected: no {item} available")
-        reservation = await asyncio.to_thread(
-            self.services.reserve, workflow_id, service, item, booking.name
+        except Exception as error:
+            log.info("book_%s attempt %d for %s: %s", service, info.attempt, workflow_id, error)
+            raise
+        log.info(
+            "book_%s attempt %d for %s: booked %s",
+            service,
+            info.attempt,
+            workflow_id,
+            reservation.confirmation,
         )
-        log.info("book_%s booked %s (%s)", service, reservation.confirmation, workflow_id)
         return reservation.confirmation
 
     async def _undo(self, service: Service, booking: BookingInput) -> str:
         """Cancel the reservation if there is one; say what was done either way."""
         info = activity.info()
-        log.info("undo_book_%s attempt %d for %s", service, info.attempt, info.workflow_id)
-        if info.attempt <= booking.compensation_failures:
-            raise ServiceUnavailable(
-                f"{service} service unavailable while undoing (attempt {info.attempt})"
+        workflow_id = _booking_workflow_id(info)
+        try:
+            if info.attempt <= booking.compensation_failures:
+                raise ServiceUnavailable(f"{service} service unavailable while undoing")
+            await asyncio.sleep(self.settings.service_latency_seconds)
+            cancelled = await asyncio.to_thread(self.services.cancel, workflow_id, service)
+        except Exception as error:
+            log.info(
+                "undo_book_%s attempt %d for %s: %s", service, info.attempt, workflow_id, error
             )
-        await asyncio.sleep(self.settings.service_latency_seconds)
-        cancelled = await asyncio.to_thread(
-            self.services.cancel, _booking_workflow_id(info), service
-        )
+            raise
         if cancelled is None:
             outcome = f"nothing to undo: no {service} was booked"
         else:
             outcome = f"cancelled {service} {cancelled.confirmation}"
-        log.info("undo_book_%s: %s (%s)", service, outcome, info.workflow_id)
+        log.info("undo_book_%s attempt %d for %s: %s", service, info.attempt, workflow_id, outcome)
         return outcome

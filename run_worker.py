@@ -65,15 +65,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> None:
+    # Signals first: a Ctrl-C while still connecting must stop the worker just as cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
     config = connect_config()
     client = await connect(config)
     activities = BookingActivities(
         BookingServices(args.ledger), ServiceSettings(service_latency_seconds=args.service_latency)
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
     async with build_worker(client, activities):
         logging.info(
             "Worker polling task queue %r on %s (namespace %s); Ctrl-C stops it",

