@@ -132,7 +132,7 @@ def assert_all_gone(processes: list[psutil.Process], launcher: Launcher) -> None
     assert left == [], "left behind:\n" + "\n".join(launcher.lines)
 
 
-async def test_starts_server_and_worker_obeys_kill_and_start_and_leaves_nothing_on_ctrl_c(
+async def test_server_and_worker_come_back_after_kill_and_start_and_nothing_is_left_on_ctrl_c(
     launchers: list[Launcher], tmp_path: Path
 ) -> None:
     ledger = BookingServices(tmp_path / "ledger.sqlite3")
@@ -147,6 +147,8 @@ async def test_starts_server_and_worker_obeys_kill_and_start_and_leaves_nothing_
         "--reset-ledger",
         "--service-latency",
         "0",
+        "--db-filename",
+        str(tmp_path / "data" / "temporal.sqlite3"),
         *args,
     )
     launchers.append(launcher)
@@ -169,6 +171,11 @@ async def test_starts_server_and_worker_obeys_kill_and_start_and_leaves_nothing_
     assert not psutil.pid_exists(first_worker_pid) or gone(psutil.Process(first_worker_pid))
     launcher.type("start worker")
     launcher.wait_for_line("worker is back")
+    launcher.type("kill server")
+    launcher.wait_for_line("server was killed by SIGKILL")
+    launcher.type("start server")
+    launcher.wait_for_line("server is back")
+    assert (tmp_path / "data" / "temporal.sqlite3").exists()
     started_processes += launcher.descendants()
     handle = await client.start_workflow(
         BookingWorkflow.run,
