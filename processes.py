@@ -63,6 +63,7 @@ class DevServer:
     ui_port: int | None = None
     db_filename: Path | None = None
     namespace: str = "default"
+    log_level: str = "error"
     log: Output = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -87,7 +88,7 @@ class DevServer:
             "--namespace",
             self.namespace,
             "--log-level",
-            "error",
+            self.log_level,
         ]
         if self.ui_port is None:
             command.append("--headless")

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -42,7 +43,8 @@ DEFAULT_DB_FILENAME = PROJECT_DIR / "data" / "temporal-dev.sqlite3"
 READY_WITHIN_SECONDS = 60.0
 COMMANDS_HELP = (
     "Type `kill worker` then `start worker` (or server, form) to crash a part and bring it "
-    "back, `status` to list the parts; Ctrl-C stops everything."
+    "back, `status` to list the parts, `ledger` to see the latest reservations; "
+    "Ctrl-C stops everything."
 )
 
 
@@ -116,6 +118,7 @@ class Demo:
                 ui_port=args.ui_port,
                 db_filename=args.db_filename,
                 namespace=self.config["namespace"],
+                log_level=args.server_log_level,
                 log=subprocess.PIPE,
             )
             self.config["target_host"] = self.server.address
@@ -245,6 +248,9 @@ class Demo:
         if verb in ("quit", "exit", "stop") and not name:
             stopping.set()
             return None
+        if verb == "ledger":
+            self._show_ledger()
+            return None
         if verb == "status":
             for part in self.parts:
                 state = f"running, pid {part.pid}" if part.running() else "not running"
@@ -265,6 +271,23 @@ class Demo:
             return None
         return asyncio.create_task(self._restart(part))
 
+    def _show_ledger(self, rows: int = 9) -> None:
+        """The simulated services' latest reservations: proof that nothing was booked twice."""
+        try:
+            reservations = BookingServices(self.args.ledger).reservations()[-rows:]
+        except (OSError, sqlite3.Error) as error:
+            self.console.say("demo", f"Cannot read the ledger {shown(self.args.ledger)}: {error}")
+            return
+        self.console.say(
+            "demo", f"Ledger {shown(self.args.ledger)}: the latest {len(reservations)} reservations"
+        )
+        for row in reservations:
+            self.console.say(
+                "demo",
+                f"  {row.workflow_id:<36} {row.service:<6} {row.confirmation or '-':<10} "
+                f"{row.status:<9} {row.item}",
+            )
+
     def _kill(self, part: Part) -> None:
         if not part.running():
             self.console.say("demo", f"{part.name} is not running.")
@@ -282,10 +305,10 @@ class Demo:
     async def _restart(self, part: Part) -> None:
         self.console.say("demo", f"Starting {part.name} again")
         began = time.monotonic()
-        self._start(part)
         try:
+            self._start(part)
             await self._wait_until_ready(part)
-        except (RuntimeError, TimeoutError) as error:
+        except (OSError, RuntimeError, TimeoutError) as error:
             self.console.say("demo", f"{part.name} did not come back: {error}")
             return
         self.console.say(
@@ -402,6 +425,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the Temporal UI the form links to (default http://localhost:UI-PORT)",
     )
     parser.add_argument(
+        "--server-log-level",
+        choices=("debug", "info", "warn", "error", "never"),
+        default="never",
+        help="what the dev server logs (default never: a killed worker makes it log harmless "
+        "errors that would only distract the audience; a failed start still shows)",
+    )
+    parser.add_argument(
         "--no-colour", action="store_true", help="plain output (also when NO_COLOR is set)"
     )
     args = parser.parse_args(argv)
@@ -424,9 +454,13 @@ async def run(args: argparse.Namespace) -> int:
         console.say("demo", str(error))
         return 2
     if args.reset_ledger:
-        services = BookingServices(args.ledger)
-        removed = len(services.reservations())
-        services.reset()
+        try:
+            services = BookingServices(args.ledger)
+            removed = len(services.reservations())
+            services.reset()
+        except (OSError, sqlite3.Error) as error:
+            console.say("demo", f"Cannot reset the ledger {shown(args.ledger)}: {error}")
+            return 2
         console.say("demo", f"Ledger {shown(args.ledger)} reset: {removed} reservation(s) removed")
 
     loop = asyncio.get_running_loop()
@@ -461,7 +495,7 @@ async def _start_then_supervise(
         return 0
     try:
         starting.result()
-    except (RuntimeError, TimeoutError, TemporalUnreachable) as error:
+    except (OSError, RuntimeError, TimeoutError, TemporalUnreachable) as error:
         console.say("demo", f"Could not start the demo: {error}")
         return 1
     console.say("demo", f"Ready in {time.monotonic() - began:.1f} s:")

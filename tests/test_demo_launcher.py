@@ -185,6 +185,11 @@ async def test_server_and_worker_come_back_after_kill_and_start_and_nothing_is_l
     )
     result = await asyncio.wait_for(handle.result(), timeout=30)
     assert result.outcome == "booked", "the restarted worker does the work"
+    launcher.type("ledger")
+    for service in ("car", "hotel", "flight"):
+        line = launcher.wait_for_line(result.confirmations[service])
+        assert handle.id in line
+        assert service in line
 
     launcher.press_ctrl_c()
     assert launcher.wait_for_exit() == 0
