@@ -397,6 +397,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         nargs="?",
         const=DEFAULT_DB_FILENAME,
+        metavar="FILE",
         help="keep the server's data in this SQLite file, so it survives a server crash "
         f"(without FILE: {shown(DEFAULT_DB_FILENAME)})",
     )
@@ -409,19 +410,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ledger",
         type=Path,
         default=Path(os.environ.get("BOOKING_LEDGER", DEFAULT_LEDGER)),
+        metavar="FILE",
         help="SQLite file of the simulated booking services (env BOOKING_LEDGER)",
     )
     parser.add_argument(
         "--service-latency",
         type=float,
         default=float(os.environ.get("BOOKING_SERVICE_LATENCY_SECONDS", "1.0")),
+        metavar="SECONDS",
         help="seconds one booking service call takes (env BOOKING_SERVICE_LATENCY_SECONDS)",
     )
-    parser.add_argument("--server-port", type=port, default=7233, help="default 7233")
-    parser.add_argument("--ui-port", type=port, default=8080, help="default 8080")
-    parser.add_argument("--form-port", type=port, default=8000, help="default 8000")
+    for option, default, what in (
+        ("--server-port", 7233, "the Temporal server's gRPC port"),
+        ("--ui-port", 8080, "the Temporal Web UI's port"),
+        ("--form-port", 8000, "the booking form's port"),
+    ):
+        parser.add_argument(
+            option, type=port, default=default, metavar="PORT", help=f"{what} (default {default})"
+        )
     parser.add_argument(
         "--temporal-ui",
+        metavar="URL",
         help="the Temporal UI the form links to (default http://localhost:UI-PORT)",
     )
     parser.add_argument(
