@@ -19,15 +19,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 import psutil
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from shared import TASK_QUEUE
-from temporal_connection import task_queue_pollers
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -185,6 +187,7 @@ class WorkerProcess:
 
     async def _is_polling(self, client: Client, task_queue: str) -> bool:
         assert self.process is not None
+        # A worker's identity is `pid@host` unless it sets another one.
         identity_prefix = f"{self.process.pid}@"
         pollers = await task_queue_pollers(client, task_queue)
         return any(identity.startswith(identity_prefix) for identity in pollers)
@@ -198,14 +201,14 @@ class WorkerProcess:
 
 @dataclass
 class WebFormProcess:
-    """`python run_workflow.py`, the booking form, against the Temporal server at `address`."""
+    """`python run_workflow.py` against `address`, the way the demo script starts it."""
 
     address: str
     port: int = field(default_factory=free_port)
-    host: str = "127.0.0.1"
     temporal_ui: str = "http://localhost:8080"
     log: Output = None
     process: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
@@ -229,15 +232,35 @@ class WebFormProcess:
             start_new_session=True,
         )
 
-    async def wait_until_ready(self, within_seconds: float = 30.0) -> None:
-        """Return once the form answers 200."""
-        await wait_until_answers(self.url + "/", self.process, "web form", within_seconds)
+    def wait_until_ready(self, within_seconds: float = 20.0) -> None:
+        """Return once GET / answers 200; raise if the process dies or it times out."""
+        deadline = time.monotonic() + within_seconds
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"run_workflow.py exited with {self.process.returncode}")
+            if _answers_200(f"{self.url}/"):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"web form at {self.url} not ready within {within_seconds:g} s")
 
     def kill(self) -> None:
         kill(self.process)
 
     def stop(self) -> None:
         stop(self.process)
+
+
+async def task_queue_pollers(client: Client, task_queue: str) -> list[str]:
+    """The identities of the workers that polled `task_queue` for workflow tasks lately."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ),
+        timeout=timedelta(seconds=5),
+    )
+    return [poller.identity for poller in response.pollers]
 
 
 def _output(log: Output) -> IO[bytes] | int:

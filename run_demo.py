@@ -179,7 +179,7 @@ class Demo:
             assert self.client is not None
             await part.runner.wait_until_polling(self.client, TASK_QUEUE, READY_WITHIN_SECONDS)
         else:
-            await part.runner.wait_until_ready(READY_WITHIN_SECONDS)
+            await asyncio.to_thread(part.runner.wait_until_ready, READY_WITHIN_SECONDS)
 
     def where_to_go(self) -> list[str]:
         lines = []

@@ -55,11 +55,6 @@ async def connect(
 
 async def worker_is_polling(client: Client, task_queue: str) -> bool:
     """Whether a worker has polled `task_queue` for workflow tasks lately."""
-    return len(await task_queue_pollers(client, task_queue)) > 0
-
-
-async def task_queue_pollers(client: Client, task_queue: str) -> list[str]:
-    """The identities (`pid@host` by default) of the workers that polled `task_queue` lately."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -67,4 +62,4 @@ async def task_queue_pollers(client: Client, task_queue: str) -> list[str]:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
-    return [poller.identity for poller in response.pollers]
+    return len(response.pollers) > 0
