@@ -1,4 +1,4 @@
-"""Start, kill and stop the demo's real processes: the Temporal dev server, workers, the web form.
+"""Start, kill and stop the demo's real processes: the Temporal dev server, workers, web form.
 
 Used by the tests, the demo launcher and the soak tool, which all need processes they can
 kill (a crash, SIGKILL) and start again on the same ports and data files.
@@ -348,7 +348,7 @@ def port_holder(port: int) -> str:
     for listener in listeners:
         if listener.pid is not None:
             return f"pid {listener.pid} ({_command_line(listener.pid)})"
-    return f"a process this user cannot see (find it with `sudo ss -ltnp 'sport = :{port}'`)"
+    return f"a process this user cannot see (find it with `sudo lsof -i :{port}`)"
 
 
 def _command_line(pid: int) -> str:

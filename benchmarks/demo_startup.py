@@ -23,13 +23,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import psutil
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from processes import PROJECT_DIR, free_port
+from processes import free_port
 
+# This checkout, whichever one the installed modules come from.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 HAS_WEB_FORM = (PROJECT_DIR / "run_workflow.py").exists()
 GIVE_UP_AFTER_SECONDS = 60.0
 
