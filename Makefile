@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint
+.PHONY: setup test lint demo diagram
 
 setup: $(VENV)/.installed
 
@@ -20,3 +20,14 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# The whole demo: the dev server (UI on 8080), the worker and the form (8000). Options go in
+# ARGS, for example: make demo ARGS="--db-filename --reset-ledger"
+demo: setup
+	$(BIN)/python run_demo.py $(ARGS)
+
+# The saga diagram in README, from its Graphviz source (needs `dot`: apt-get install graphviz).
+diagram: static/booking-saga.png
+
+static/booking-saga.png: static/booking-saga.dot tools/render_diagram.py
+	$(PYTHON) tools/render_diagram.py

@@ -1,0 +1,208 @@
+"""How long each demo of the presenter's guide takes, with the demo's own settings.
+
+A real dev server and a real worker (service calls of 1 s, network delays of 3 s), on free
+ports. Prints one line per scenario: seconds from the start of the booking to its end.
+
+.venv/bin/python benchmarks/scenario_durations.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+
+from book_workflow import BookingWorkflow
+from booking_services import BookingServices
+from processes import DevServer, WorkerProcess
+from shared import TASK_QUEUE, BookingInput, BookingResult, new_workflow_id
+
+TRIP = BookingInput("Ada Lovelace", "Toyota Supra", "Hotel Adlon", "LH 404")
+SERVICE_LATENCY_SECONDS = 1.0
+Handle = WorkflowHandle[BookingWorkflow, BookingResult]
+
+
+async def start(client: Client, booking: BookingInput) -> Handle:
+    return await client.start_workflow(
+        BookingWorkflow.run, booking, id=new_workflow_id(booking.name), task_queue=TASK_QUEUE
+    )
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the scenario did not reach its step in time")
+
+
+async def step_state(handle: Handle, service: str) -> str:
+    status = await handle.query(BookingWorkflow.status)
+    return next(step.state for step in status.steps if step.service == service)
+
+
+async def hotel_call_running(handle: Handle) -> bool:
+    pending = (await handle.describe()).raw_description.pending_activities
+    return any(
+        activity.activity_type.name == "book_hotel"
+        and activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        for activity in pending
+    )
+
+
+async def timed(label: str, scenario: Awaitable[str]) -> tuple[str, float, str]:
+    began = time.monotonic()
+    outcome = await scenario
+    return label, time.monotonic() - began, outcome
+
+
+async def run_to_end(client: Client, booking: BookingInput) -> str:
+    result = await (await start(client, booking)).result()
+    return f"{result.outcome}; undos {', '.join(result.compensations) or 'none'}"
+
+
+async def cancel_when_hotel_booked(client: Client) -> str:
+    handle = await start(client, TRIP)
+
+    async def hotel_booked() -> bool:
+        return await step_state(handle, "hotel") == "booked"
+
+    await wait_until(hotel_booked)
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):  # a cancelled workflow ends as cancelled
+        await handle.result()
+    status = await handle.query(BookingWorkflow.status)
+    return f"{status.outcome}; undos {', '.join(status.compensations)}"
+
+
+async def kill_worker(
+    client: Client, server: DevServer, folder: Path, when: str
+) -> tuple[str, float, str]:
+    ledger = BookingServices(folder / f"ledger-{when}.sqlite3")
+    first = WorkerProcess(server.address, ledger.ledger_path, SERVICE_LATENCY_SECONDS)
+    second = WorkerProcess(server.address, ledger.ledger_path, SERVICE_LATENCY_SECONDS)
+    first.start()
+    try:
+        await first.wait_until_polling(client)
+        began = time.monotonic()
+        handle = await start(client, TRIP)
+        if when == "during the hotel call":
+            await wait_until(lambda: hotel_call_running(handle))
+        else:
+
+            async def car_booked() -> bool:
+                return await step_state(handle, "car") == "booked"
+
+            await wait_until(car_booked)
+        killed = time.monotonic()
+        first.kill()
+        second.start()
+        result = await handle.result()
+        rows = ledger.reservations(handle.id)
+        return (
+            f"Durable path: worker killed {when} ({killed - began:.1f} s in)",
+            time.monotonic() - began,
+            f"{result.outcome}; {len(rows)} reservations for 3 services",
+        )
+    finally:
+        first.kill()
+        second.stop()
+
+
+async def kill_server(folder: Path) -> tuple[str, float, str]:
+    database = folder / "temporal.sqlite3"
+    server = DevServer(db_filename=database)
+    restarted = DevServer(port=server.port, db_filename=database)
+    worker = WorkerProcess(server.address, folder / "ledger-crash.sqlite3", SERVICE_LATENCY_SECONDS)
+    server.start()
+    try:
+        await server.wait_until_ready()
+        client = await Client.connect(server.address)
+        worker.start()
+        await worker.wait_until_polling(client)
+        began = time.monotonic()
+        handle = await start(client, TRIP)
+
+        async def car_booked() -> bool:
+            return await step_state(handle, "car") == "booked"
+
+        await wait_until(car_booked)
+        server.kill()
+        down = time.monotonic()
+        await asyncio.sleep(2)  # the presenter says a word; the server is down meanwhile
+        restarted.start()
+        await restarted.wait_until_ready()
+        down_for = time.monotonic() - down
+        result = await handle.result()
+        return (
+            f"Server crash: killed after the car, back after {down_for:.1f} s",
+            time.monotonic() - began,
+            result.outcome,
+        )
+    finally:
+        worker.stop()
+        server.kill()
+        restarted.stop()
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        server = DevServer()
+        worker = WorkerProcess(server.address, folder / "ledger.sqlite3", SERVICE_LATENCY_SECONDS)
+        server.start()
+        try:
+            await server.wait_until_ready()
+            client = await Client.connect(server.address)
+            worker.start()
+            await worker.wait_until_polling(client)
+            scenarios = [
+                ("Happy path", TRIP),
+                (
+                    "Recover forward: 5 failures before success",
+                    replace(TRIP, failures_before_success=5),
+                ),
+                ("Recover backward: Car Booking Failure", replace(TRIP, fail_at="car")),
+                ("Recover backward: Hotel Booking Failure", replace(TRIP, fail_at="hotel")),
+                ("Recover backward: Flight Booking Failure", replace(TRIP, fail_at="flight")),
+                (
+                    "Multi-failure: 5 failures and a Flight Booking Failure",
+                    replace(TRIP, failures_before_success=5, fail_at="flight"),
+                ),
+                (
+                    "Beyond the retries: 8 failures before success",
+                    replace(TRIP, failures_before_success=8),
+                ),
+            ]
+            # They run at the same time: each one is mostly timers and sleeps.
+            results = await asyncio.gather(
+                *(timed(label, run_to_end(client, booking)) for label, booking in scenarios),
+                timed(
+                    "Cancel from the UI once the hotel is booked", cancel_when_hotel_booked(client)
+                ),
+            )
+            worker.stop()
+            results.append(await kill_worker(client, server, folder, "during the hotel call"))
+            results.append(await kill_worker(client, server, folder, "in the network delay"))
+        finally:
+            worker.stop()
+            server.stop()
+        results.append(await kill_server(folder))
+    print(
+        f"service latency {SERVICE_LATENCY_SECONDS:g} s, "
+        f"network delay {TRIP.network_delay_seconds:g} s"
+    )
+    for label, seconds, outcome in results:
+        print(f"{seconds:6.1f} s  {label}: {outcome}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
