@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -12,23 +13,26 @@ from pathlib import Path
 
 import pytest
 
-from processes import PROJECT_DIR, DevServer, WorkerProcess, free_port, venv_binary
+from processes import PROJECT_DIR, DevServer, WorkerProcess, venv_binary
 from shared import TASK_QUEUE
 
 pytestmark = pytest.mark.real_server
 
 
 def test_without_a_server_the_worker_says_so_in_one_line() -> None:
-    address = f"127.0.0.1:{free_port()}"
-    finished = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "run_worker.py")],
-        env={"TEMPORAL_ADDRESS": address, "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert finished.returncode == 1
+    # A port bound but not listening refuses connections, and nobody else can take it meanwhile.
+    with socket.socket() as closed_port:
+        closed_port.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{closed_port.getsockname()[1]}"
+        finished = subprocess.run(
+            [sys.executable, str(PROJECT_DIR / "run_worker.py")],
+            env={"TEMPORAL_ADDRESS": address, "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert finished.returncode == 1, (finished.stdout, finished.stderr)
     assert finished.stderr.count("\n") == 1, finished.stderr
     assert f"Cannot reach the Temporal server at {address}" in finished.stderr
     assert "temporal server start-dev --ui-port 8080" in finished.stderr
