@@ -1,4 +1,4 @@
-"""Start, kill and stop the demo's real processes: the Temporal dev server and workers.
+"""Start, kill and stop the demo's real processes: the Temporal dev server, workers, web form.
 
 Used by the tests, the demo launcher and the soak tool, which all need processes they can
 kill (a crash, SIGKILL) and start again on the same ports and data files.
@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -144,6 +145,59 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def kill(self) -> None:
+        kill(self.process)
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+@dataclass
+class WebFormProcess:
+    """`python run_workflow.py` against `address`, the way the demo script starts it."""
+
+    address: str
+    port: int = field(default_factory=free_port)
+    temporal_ui: str = "http://localhost:8080"
+    log: IO[bytes] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(PROJECT_DIR / "run_workflow.py"),
+                "--port",
+                str(self.port),
+                "--temporal-ui",
+                self.temporal_ui,
+            ],
+            env={**os.environ, "TEMPORAL_ADDRESS": self.address},
+            stdout=self.log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_until_ready(self, within_seconds: float = 20.0) -> None:
+        """Return once GET / answers 200; raise if the process dies or it times out."""
+        deadline = time.monotonic() + within_seconds
+        last_error: BaseException | None = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"run_workflow.py exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError as error:
+                last_error = error
+            time.sleep(0.05)
+        raise TimeoutError(f"web form at {self.url} not ready: {last_error}")
 
     def kill(self) -> None:
         kill(self.process)
