@@ -9,11 +9,18 @@ page's script and its first server-side render share.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from book_workflow import BookingWorkflow
@@ -79,10 +86,7 @@ def live_view(
             f"Start one in a terminal: {START_WORKER}"
         )
     elif query_problem is not None:
-        notice = (
-            f"The worker did not answer ({query_problem}). "
-            f"Is it running? Start one in a terminal: {START_WORKER}"
-        )
+        notice = f"{query_problem} Is it running? Start one in a terminal: {START_WORKER}"
     steps = [_step(step, pending, answered, status.error is not None) for step in status.steps]
     return {
         "workflow_id": workflow_id,
@@ -180,30 +184,29 @@ def _headline(run_status: str, status: BookingStatus) -> str:
 
 
 async def fetch_live_view(client: Client, workflow_id: str, task_queue: str) -> dict[str, Any]:
-    """Ask the server about the run and the worker about the saga; raise `WorkflowNotFound`."""
+    """Ask the server about the run and the worker about the saga; raise `WorkflowNotFound`.
+
+    The three questions go out at once; the query is dropped as soon as the server says that
+    no worker polls (it could only wait for its timeout)."""
     handle = client.get_workflow_handle(workflow_id)
-    description, polling = await asyncio.gather(
-        handle.describe(rpc_timeout=RPC_TIMEOUT),
-        _worker_polling(client, task_queue),
-        return_exceptions=True,
-    )
-    if isinstance(description, RPCError) and description.status == RPCStatusCode.NOT_FOUND:
-        raise WorkflowNotFound(workflow_id)
-    if isinstance(description, BaseException):
-        raise description
-    if isinstance(polling, BaseException):
-        raise polling
-    status: BookingStatus | None = None
-    query_problem: str | None = None
-    # A query needs a worker: without one it could only wait for its timeout.
-    if polling is not False:
-        try:
-            status = await handle.query(BookingWorkflow.status, rpc_timeout=RPC_TIMEOUT)
-        except RPCError as error:
-            if error.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
-                raise
-            query_problem = "the status query timed out"
-    return live_view(
+    remembered = _finished_views.get(workflow_id)
+    if remembered is not None:
+        run_id, view = remembered
+        if (await _describe(handle)).run_id == run_id:
+            return view
+    query = asyncio.ensure_future(_query_status(handle))
+    try:
+        description, polling = await asyncio.gather(
+            _describe(handle), _worker_polling(client, task_queue), return_exceptions=True
+        )
+        if isinstance(description, BaseException):
+            raise description
+        if isinstance(polling, BaseException):
+            raise polling
+        status, query_problem = (None, None) if polling is False else await query
+    finally:
+        query.cancel()
+    view = live_view(
         workflow_id,
         _run_status(description),
         status or await _items_only(client, workflow_id),
@@ -214,6 +217,48 @@ async def fetch_live_view(client: Client, workflow_id: str, task_queue: str) -> 
         query_problem=query_problem,
         summary=await description.static_summary(),
     )
+    if view["finished"] and view["answered"]:
+        _remember_finished(workflow_id, description.run_id, view)
+    return view
+
+
+# A finished run never changes, and asking a worker about one replays its whole history:
+# its last view is kept instead, checked against the run id of the workflow id's latest
+# run. Only the client's loop thread touches this.
+_finished_views: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+FINISHED_VIEWS_KEPT = 1000
+
+
+def _remember_finished(workflow_id: str, run_id: str, view: dict[str, Any]) -> None:
+    _finished_views[workflow_id] = (run_id, view)
+    while len(_finished_views) > FINISHED_VIEWS_KEPT:
+        _finished_views.popitem(last=False)
+
+
+async def _describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    try:
+        return await handle.describe(rpc_timeout=RPC_TIMEOUT)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowNotFound(handle.id) from error
+        raise
+
+
+async def _query_status(
+    handle: WorkflowHandle[Any, Any],
+) -> tuple[BookingStatus | None, str | None]:
+    """The saga's status from the worker, or why there is none."""
+    try:
+        return await handle.query(BookingWorkflow.status, rpc_timeout=RPC_TIMEOUT), None
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None, None  # describe says so too, and that is what the view reports
+        # Whether the server itself answers is for describe(), asked at the same time, to
+        # tell; a query that fails alone means the worker did not answer it.
+        seconds = RPC_TIMEOUT.total_seconds()
+        return None, f"No worker answered the status query within {seconds:g} seconds."
+    except WorkflowQueryFailedError as error:
+        return None, f"The worker could not answer the status query ({error.message})."
 
 
 async def _items_only(client: Client, workflow_id: str) -> BookingStatus:

@@ -90,9 +90,11 @@
   }
 
   async function keepPolling() {
+    const started = Date.now();
     const delay = await poll();
     if (delay !== null) {
-      setTimeout(keepPolling, delay);
+      // Counted from the start of this request, so a slow answer does not slow the pace.
+      setTimeout(keepPolling, Math.max(50, delay - (Date.now() - started)));
     }
   }
 

@@ -95,7 +95,7 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
             run_async(server.wait_until_ready)
             yield server
         finally:
-            server.stop()
+            server.kill()  # in memory: nothing to keep, no need to wait
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ test-artifacts/ so a person can look at what the audience sees."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from run_workflow import create_app
 from tests.web.conftest import app_config
 from tests.web.helpers import serving
 
-pytestmark = pytest.mark.real_server
+pytestmark = [pytest.mark.real_server, pytest.mark.browser]
 
 SLOW = 30_000  # ms: a whole saga with retries, on a busy 2-core machine
 
@@ -107,6 +108,11 @@ def test_failures_before_success_show_the_attempt_while_temporal_retries(
     watched_page: Page, live_url: str, artifacts: Path
 ) -> None:
     page = watched_page
+    polls: list[float] = []
+    page.on(
+        "request",
+        lambda request: polls.append(time.monotonic()) if request.url.endswith("/status") else None,
+    )
     fill_and_book(page, live_url, failures="1", network_delay="0")
 
     car = page.locator("#step-car")
@@ -115,6 +121,9 @@ def test_failures_before_success_show_the_attempt_while_temporal_retries(
     expect(car).to_have_class(re.compile(r"\bstate-retrying\b"))
     page.screenshot(path=artifacts / "retrying.png", full_page=True)
     expect(page.locator("#headline")).to_have_text("Booked: car, hotel and flight", timeout=SLOW)
+    # It updated itself at least twice a second the whole time, without a reload.
+    assert len(polls) >= 4
+    assert (len(polls) - 1) / (polls[-1] - polls[0]) >= 2
 
 
 def test_typed_html_shows_as_text_and_never_runs(watched_page: Page, live_url: str) -> None:
