@@ -215,7 +215,11 @@ def booking_summary(booking: BookingInput) -> str:
     return f"Trip for {booking.name}: {booking.car}, {booking.hotel}, {booking.flight}"
 
 
-def new_workflow_id(name: str) -> str:
-    """A readable, unique workflow id: the traveller's name, then a random suffix."""
+def new_workflow_id(name: str, suffix: str | None = None) -> str:
+    """A readable, unique workflow id: the traveller's name, then a random suffix.
+
+    The web form passes its own `suffix`, derived from the form, so that the same form
+    submitted twice names the same workflow and so starts one saga, not two.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "trip"
-    return f"booking-{slug}-{uuid.uuid4().hex[:8]}"
+    return f"booking-{slug}-{suffix or uuid.uuid4().hex[:8]}"

@@ -53,13 +53,16 @@ async def connect(
         ) from error
 
 
-async def worker_is_polling(client: Client, task_queue: str) -> bool:
+async def worker_is_polling(
+    client: Client, task_queue: str, rpc_timeout: timedelta | None = None
+) -> bool:
     """Whether a worker has polled `task_queue` for workflow tasks lately."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
             task_queue=TaskQueue(name=task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
+        ),
+        timeout=rpc_timeout,
     )
     return len(response.pollers) > 0

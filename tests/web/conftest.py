@@ -1,0 +1,170 @@
+"""Fixtures for the web form's tests.
+
+Flask test-client tests use the time-skipping server from tests/conftest.py, or a real dev
+server where they need Temporal's visibility (counting what was started, listing bookings).
+Browser tests drive Chromium through pytest-playwright against a real dev server, a real
+worker process and the app on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from temporalio.client import Client
+
+from processes import PROJECT_DIR, DevServer, WorkerProcess
+from run_workflow import create_app
+from shared import TASK_QUEUE
+from temporal_connection import worker_is_polling
+from tests.web.examples import EXAMPLES_TRIED
+from tests.web.helpers import run_async, serving
+
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+# Measured on this machine: what headless Debian Chromium needs to start fast, offline,
+# as root, without a GPU.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NO_BROWSER = (
+    "No Chromium for the browser tests. Install Debian's: `sudo apt-get install -y chromium` "
+    "(or set CHROMIUM_EXECUTABLE to a Chromium binary), or Playwright's own where the "
+    "internet is reachable: `.venv/bin/playwright install chromium`."
+)
+
+
+def find_chromium() -> str | None:
+    """CHROMIUM_EXECUTABLE, else Debian's Chromium, else the one Playwright installs."""
+    chosen = os.environ.get("CHROMIUM_EXECUTABLE")
+    if chosen:
+        return chosen
+    if Path(DEBIAN_CHROMIUM).exists():
+        return DEBIAN_CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        bundled = playwright.chromium.executable_path
+    return bundled if Path(bundled).exists() else shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    executable = find_chromium()
+    if executable is None:
+        # In CI a missing browser is a broken set-up, not a reason to pass.
+        if os.environ.get("CI"):
+            pytest.fail(NO_BROWSER)
+        pytest.skip(NO_BROWSER)
+    return {
+        **browser_type_launch_args,
+        "executable_path": executable,
+        "args": CHROMIUM_ARGS,
+        "headless": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A real Temporal dev server (in memory) on free ports, for the whole session."""
+    log_path = tmp_path_factory.mktemp("dev-server") / "server.log"
+    with log_path.open("wb") as log:
+        server = DevServer(log=log)
+        server.start()
+        try:
+            run_async(server.wait_until_ready)
+            yield server
+        finally:
+            server.kill()  # in memory: nothing to keep, no need to wait
+
+
+@pytest.fixture(scope="session")
+def worker_process(
+    dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """`python run_worker.py` on the dev server's default task queue."""
+    folder = tmp_path_factory.mktemp("worker")
+    with (folder / "worker.log").open("wb") as log:
+        worker = WorkerProcess(
+            dev_server.address, folder / "ledger.sqlite3", service_latency_seconds=0.2, log=log
+        )
+        worker.start()
+        try:
+            run_async(lambda: wait_for_worker(dev_server.address))
+            yield worker
+        finally:
+            worker.stop()
+
+
+async def wait_for_worker(address: str, within_seconds: float = 20) -> None:
+    client = await Client.connect(address)
+    for _ in range(int(within_seconds / 0.05)):
+        if await worker_is_polling(client, TASK_QUEUE):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"no worker polls {TASK_QUEUE} on {address}")
+
+
+def app_config(address: str, task_queue: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "TEMPORAL_CONNECT_CONFIG": {"target_host": address, "namespace": "default"},
+        "BOOKING_TASK_QUEUE": task_queue,
+        "TEMPORAL_UI_URL": "http://localhost:8080",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def quiet_queue() -> str:
+    """A task queue no worker polls: whatever starts there stays to be counted."""
+    return f"booking-web-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def dev_app(dev_server: DevServer, quiet_queue: str) -> Iterator[Flask]:
+    """The app on the real dev server, starting bookings on a queue of its own."""
+    app = create_app(app_config(dev_server.address, quiet_queue))
+    yield app
+    app.extensions["temporal_gateway"].close()
+
+
+@pytest.fixture(scope="session")
+def live_url(dev_server: DevServer, worker_process: WorkerProcess) -> Iterator[str]:
+    """The app served on a free port, with a worker process behind it: what a browser sees."""
+    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
+        yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps its own event loop running in this
+    thread from the first browser test to the end of the session, and an async test
+    started after that would find a running loop and fail."""
+    items.sort(key=lambda item: "page" in getattr(item, "fixturenames", ()))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if EXAMPLES_TRIED:
+        terminalreporter.section("hypothesis: generated inputs tried")
+        for test_name, count in EXAMPLES_TRIED.items():
+            terminalreporter.write_line(f"{test_name}: {count}")

@@ -1,0 +1,185 @@
+"""Helpers for the web form's tests: fill the form, read pages, ask the server."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from typing import Any, TypeVar
+
+from flask import Flask
+from flask.testing import FlaskClient
+from temporalio.client import Client
+from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
+
+from processes import free_port
+from shared import WORKFLOW_TYPE
+
+T = TypeVar("T")
+
+TRIP = {
+    "name": "Grace Hopper",
+    "car": "Volvo EX30",
+    "hotel": "Hotel Adlon",
+    "flight": "LH 404",
+    "failures_before_success": "0",
+    "fail_at": "none",
+    "network_delay_seconds": "0",
+    "compensation_failures": "0",
+}
+
+
+def run_async(make: Callable[[], Awaitable[T]], timeout: float = 30) -> T:
+    """Run a coroutine to the end on a fresh loop in another thread, whatever loop is running
+    here (an async test's loop must not be blocked by its own client calls)."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(make(), timeout)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, bounded()).result()
+
+
+def hidden_tokens(page: str) -> dict[str, str]:
+    """The form's csrf_token and form_token, as a browser would send them back."""
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+
+
+def fresh_form(http: FlaskClient) -> dict[str, str]:
+    response = http.get("/")
+    assert response.status_code == 200
+    return hidden_tokens(response.get_data(as_text=True))
+
+
+def submit(
+    http: FlaskClient, fields: dict[str, Any], tokens: dict[str, str] | None = None
+) -> TestResponse:
+    """POST /book with the form's hidden tokens and `fields`."""
+    form = {**(tokens if tokens is not None else fresh_form(http)), **fields}
+    return http.post("/book", data=form)
+
+
+def workflow_id_of(response: TestResponse) -> str:
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    location = response.headers["Location"]
+    match = re.fullmatch(r"/bookings/([^/]+)", location)
+    assert match, location
+    return match.group(1)
+
+
+async def count_bookings(address: str, task_queue: str) -> int:
+    client = await Client.connect(address)
+    counted = await client.count_workflows(
+        f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
+    )
+    return counted.count
+
+
+def settled_booking_count(address: str, task_queue: str, at_least: int) -> int:
+    """The number of bookings on `task_queue` once visibility has caught up with `at_least`
+    (visibility is updated a moment after a start), checked once more after a pause."""
+    deadline = time.monotonic() + 10
+    while True:
+        counted = run_async(lambda: count_bookings(address, task_queue))
+        if counted >= at_least or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return run_async(lambda: count_bookings(address, task_queue))
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app on a free port, served by werkzeug's threaded server in a thread."""
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        app.extensions["temporal_gateway"].close()
+
+
+@contextmanager
+def frozen_server() -> Iterator[str]:
+    """A TCP listener that accepts connections and never answers: a frozen server."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+class PageParts(HTMLParser):
+    """The parts of a page the tests look at: form controls, labels, scripts, styles."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.label_targets: set[str] = set()
+        self.label_texts: list[str] = []
+        self.options: list[str] = []
+        self.scripts: list[dict[str, str | None]] = []
+        self.inline_handlers: list[str] = []
+        self.style_attributes: int = 0
+        self.style_elements: int = 0
+        self._in: str | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.inline_handlers += [name for name, _ in attrs if name.startswith("on")]
+        self.style_attributes += "style" in attributes
+        if tag in ("input", "select", "textarea"):
+            self.controls.append({"tag": tag, **attributes})
+        elif tag == "label" and attributes.get("for"):
+            self.label_targets.add(str(attributes["for"]))
+            self.label_texts.append("")
+        elif tag == "script":
+            self.scripts.append(attributes)
+        elif tag == "style":
+            self.style_elements += 1
+        if tag in ("label", "option"):
+            self._in = tag
+            if tag == "option":
+                self.options.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "label" and self.label_texts:
+            self.label_texts[-1] += data
+        elif self._in == "option":
+            self.options[-1] += data.strip()

@@ -1,0 +1,167 @@
+"""The presenter's flows in a real browser: Chromium driven by Playwright, against a real dev
+server, a real worker process and the app, all on free ports. Screenshots go to
+test-artifacts/ so a person can look at what the audience sees."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, expect
+
+from processes import DevServer
+from run_workflow import create_app
+from tests.web.conftest import app_config
+from tests.web.helpers import serving
+
+pytestmark = [pytest.mark.real_server, pytest.mark.browser]
+
+SLOW = 30_000  # ms: a whole saga with retries, on a busy 2-core machine
+
+
+@pytest.fixture
+def watched_page(page: Page) -> Iterator[Page]:
+    """The page, failing the test on a content-policy violation, a script error or a dialog."""
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    def on_page_error(error: Error) -> None:
+        problems.append(f"script error: {error}")
+
+    def on_dialog(dialog: Dialog) -> None:
+        problems.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("console", on_console)
+    page.on("dialog", on_dialog)
+    page.on("pageerror", on_page_error)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    yield page
+    assert problems == []
+
+
+def fill_and_book(
+    page: Page,
+    base_url: str,
+    *,
+    name: str | None = None,
+    car: str | None = None,
+    failures: str = "0",
+    failure: str = "No failure",
+    network_delay: str = "0.3",
+) -> None:
+    page.goto(f"{base_url}/")
+    if name is not None:
+        page.get_by_label("Name", exact=True).fill(name)
+    if car is not None:
+        page.get_by_label("Car", exact=True).fill(car)
+    page.get_by_label("Number of Failures Before Success:").fill(failures)
+    page.get_by_label("Booking that fails for good:").select_option(label=failure)
+    page.get_by_text("Advanced settings").click()
+    page.get_by_label("Shaky-network delay between services (seconds):").fill(network_delay)
+    page.get_by_role("button", name="Book the trip").click()
+    expect(page).to_have_url(re.compile(r"/bookings/booking-[a-z0-9-]+$"))
+
+
+def test_the_happy_path_shows_three_confirmations(
+    watched_page: Page, live_url: str, artifacts: Path
+) -> None:
+    page = watched_page
+    fill_and_book(page, live_url, name="Ada Lovelace")
+
+    expect(page.locator("#headline")).to_have_text("Booked: car, hotel and flight", timeout=SLOW)
+    for service, prefix in (("car", "CAR"), ("hotel", "HOT"), ("flight", "FLI")):
+        step = page.locator(f"#step-{service}")
+        expect(step.locator(".step-state")).to_have_text("Booked")
+        expect(step.locator(".step-detail")).to_have_text(re.compile(rf"Confirmation {prefix}-"))
+    expect(page.locator("#undo")).to_be_hidden()
+    workflow_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#workflow-id")).to_have_text(workflow_id)
+    expect(page.locator("#temporal-ui-link")).to_have_attribute(
+        "href", f"http://localhost:8080/namespaces/default/workflows/{workflow_id}"
+    )
+    page.screenshot(path=artifacts / "happy-path.png", full_page=True)
+
+
+def test_a_flight_booking_failure_undoes_flight_hotel_car_in_that_order(
+    watched_page: Page, live_url: str, artifacts: Path
+) -> None:
+    page = watched_page
+    fill_and_book(page, live_url, failure="Flight Booking Failure")
+
+    expect(page.locator("#headline")).to_have_text("Rolled back: nothing is booked", timeout=SLOW)
+    expect(page.locator("#undo-order li")).to_have_text(
+        ["Flight undone", "Hotel undone", "Car undone"]
+    )
+    expect(page.locator("#step-flight .step-state")).to_have_text("Failed, undone")
+    expect(page.locator("#step-flight .step-detail")).to_contain_text("flight booking rejected")
+    page.screenshot(path=artifacts / "flight-failure-rolled-back.png", full_page=True)
+
+
+def test_failures_before_success_show_the_attempt_while_temporal_retries(
+    watched_page: Page, live_url: str, artifacts: Path
+) -> None:
+    page = watched_page
+    polls: list[float] = []
+    page.on(
+        "request",
+        lambda request: polls.append(time.monotonic()) if request.url.endswith("/status") else None,
+    )
+    fill_and_book(page, live_url, failures="1", network_delay="0")
+
+    car = page.locator("#step-car")
+    expect(car.locator(".step-state")).to_have_text("Retrying: attempt 2", timeout=SLOW)
+    expect(car.locator(".step-detail")).to_contain_text("car service unavailable (attempt 1)")
+    expect(car).to_have_class(re.compile(r"\bstate-retrying\b"))
+    page.screenshot(path=artifacts / "retrying.png", full_page=True)
+    expect(page.locator("#headline")).to_have_text("Booked: car, hotel and flight", timeout=SLOW)
+    # It updated itself at least twice a second the whole time, without a reload.
+    assert len(polls) >= 4
+    assert (len(polls) - 1) / (polls[-1] - polls[0]) >= 2
+
+
+def test_typed_html_shows_as_text_and_never_runs(watched_page: Page, live_url: str) -> None:
+    attack = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    page = watched_page
+    fill_and_book(page, live_url, name=attack, car=attack)
+
+    expect(page.locator("#step-car .step-item")).to_have_text(attack, timeout=SLOW)
+    expect(page.locator("#summary")).to_contain_text(attack)
+    expect(page.locator("#headline")).to_have_text("Booked: car, hotel and flight", timeout=SLOW)
+
+
+def test_without_a_worker_the_page_says_how_to_start_one(
+    watched_page: Page, dev_server: DevServer, quiet_queue: str, artifacts: Path
+) -> None:
+    app = create_app(app_config(dev_server.address, quiet_queue))
+    with serving(app) as url:
+        page = watched_page
+        fill_and_book(page, url)
+
+        notice = page.locator("#notice")
+        expect(notice).to_contain_text(f"No worker is polling the task queue “{quiet_queue}”")
+        expect(notice).to_contain_text("python3 run_worker.py")
+        expect(page.locator("#headline")).to_have_text("Booking in progress…")
+        page.screenshot(path=artifacts / "no-worker.png", full_page=True)
+
+
+def test_the_form_and_the_list_of_bookings_look_right(
+    watched_page: Page, live_url: str, artifacts: Path
+) -> None:
+    page = watched_page
+    page.goto(f"{live_url}/")
+    page.get_by_text("Advanced settings").click()
+    page.screenshot(path=artifacts / "form.png", full_page=True)
+    page.get_by_label("Name", exact=True).fill("")
+    page.get_by_role("button", name="Book the trip").click()
+    expect(page.locator("#name-error")).to_have_text("Name is required.")
+    page.screenshot(path=artifacts / "form-invalid.png", full_page=True)
+    page.get_by_role("link", name="Recent bookings").click()
+    expect(page.locator("table.bookings a").first).to_be_visible(timeout=10_000)
+    page.screenshot(path=artifacts / "recent-bookings.png", full_page=True)

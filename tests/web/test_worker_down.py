@@ -1,0 +1,80 @@
+"""The presenter kills the worker mid-saga: the page keeps answering and says that no worker
+answers and how to start one. (That a new worker finishes the saga is the soak's to prove.)"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from processes import DevServer, WorkerProcess
+from run_workflow import create_app
+from shared import TASK_QUEUE
+from tests.web.conftest import app_config, wait_for_worker
+from tests.web.helpers import TRIP, run_async, submit, workflow_id_of
+
+pytestmark = pytest.mark.real_server
+
+
+@pytest.fixture
+def own_server() -> Iterator[DevServer]:
+    """A server of its own: this test kills the worker on the default task queue."""
+    server = DevServer()
+    server.start()
+    try:
+        run_async(server.wait_until_ready)
+        yield server
+    finally:
+        server.kill()  # in memory: nothing to keep, no need to wait
+
+
+def status_until(
+    http: FlaskClient, workflow_id: str, wanted: Any, within_seconds: float = 20
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within_seconds
+    while True:
+        view: dict[str, Any] = http.get(f"/bookings/{workflow_id}/status").get_json()
+        if wanted(view) or time.monotonic() > deadline:
+            return view
+        time.sleep(0.1)
+
+
+def test_a_killed_worker_is_reported_with_how_to_start_one(
+    own_server: DevServer, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(own_server.address, tmp_path / "ledger.sqlite3", 0.1)
+    worker.start()
+    app = create_app(app_config(own_server.address, TASK_QUEUE))
+    http = app.test_client()
+    try:
+        run_async(lambda: wait_for_worker(own_server.address))
+        workflow_id = workflow_id_of(submit(http, {**TRIP, "network_delay_seconds": "3"}))
+        car_booked = status_until(http, workflow_id, lambda view: view["steps"][0]["confirmation"])
+        assert car_booked["steps"][0]["state"] == "booked"
+
+        worker.kill()
+        started = time.monotonic()
+        response = http.get(f"/bookings/{workflow_id}/status")
+        elapsed = time.monotonic() - started
+        without_worker = response.get_json()
+    finally:
+        worker.stop()
+        app.extensions["temporal_gateway"].close()
+
+    # The server still answers: a 200 in time, not a 503.
+    assert response.status_code == 200
+    assert elapsed < 3.5
+    assert without_worker["answered"] is False
+    assert "No worker answered the status query" in without_worker["notice"]
+    assert "python3 run_worker.py" in without_worker["notice"]
+    # The items stay named; their state is "unknown", so the page keeps what it last showed.
+    assert [step["item"] for step in without_worker["steps"]] == [
+        "Volvo EX30",
+        "Hotel Adlon",
+        "LH 404",
+    ]
+    assert {step["state"] for step in without_worker["steps"]} == {"unknown"}
