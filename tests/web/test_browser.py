@@ -117,7 +117,7 @@ def test_failures_before_success_show_the_attempt_while_temporal_retries(
 
     car = page.locator("#step-car")
     expect(car.locator(".step-state")).to_have_text("Retrying: attempt 2", timeout=SLOW)
-    expect(car.locator(".step-detail")).to_contain_text("car service unavailable (attempt 1)")
+    expect(car.locator(".step-detail")).to_contain_text("Last error: car service unavailable")
     expect(car).to_have_class(re.compile(r"\bstate-retrying\b"))
     page.screenshot(path=artifacts / "retrying.png", full_page=True)
     expect(page.locator("#headline")).to_have_text("Booked: car, hotel and flight", timeout=SLOW)
