@@ -36,7 +36,12 @@ from processes import (
 )
 from run_worker import DEFAULT_LEDGER
 from shared import TASK_QUEUE
-from temporal_connection import TemporalUnreachable, connect, connect_config
+from temporal_connection import (
+    TemporalUnreachable,
+    connect,
+    connect_config,
+    exit_without_finalizing,
+)
 
 PARTS = ("server", "worker", "form")
 DEFAULT_DB_FILENAME = PROJECT_DIR / "data" / "temporal-dev.sqlite3"
@@ -524,4 +529,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())

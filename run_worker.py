@@ -21,7 +21,12 @@ from activities import BookingActivities, ServiceSettings
 from book_workflow import BookingWorkflow
 from booking_services import BookingServices
 from shared import TASK_QUEUE
-from temporal_connection import TemporalUnreachable, connect, connect_config
+from temporal_connection import (
+    TemporalUnreachable,
+    connect,
+    connect_config,
+    exit_without_finalizing,
+)
 
 DEFAULT_LEDGER = Path(__file__).resolve().parent / "data" / "bookings.sqlite3"
 
@@ -99,4 +104,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 import web_security
 from shared import TASK_QUEUE
-from temporal_connection import connect_config
+from temporal_connection import connect_config, exit_without_finalizing
 from web_gateway import CALL_TIMEOUT_SECONDS, TemporalGateway, TemporalUnavailable
 from web_views import bookings, render_form, submitted_values
 
@@ -163,4 +163,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())

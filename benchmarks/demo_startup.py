@@ -30,6 +30,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from processes import free_port
+from temporal_connection import exit_without_finalizing
 
 # This checkout, whichever one the installed modules come from.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -168,3 +169,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_without_finalizing(0)

@@ -23,6 +23,7 @@ from book_workflow import BookingWorkflow
 from booking_services import BookingServices
 from processes import DevServer, WorkerProcess
 from shared import TASK_QUEUE, BookingInput, BookingResult, new_workflow_id
+from temporal_connection import exit_without_finalizing
 
 TRIP = BookingInput("Ada Lovelace", "Toyota Supra", "Hotel Adlon", "LH 404")
 SERVICE_LATENCY_SECONDS = 1.0
@@ -206,3 +207,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_without_finalizing(0)

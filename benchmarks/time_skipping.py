@@ -24,6 +24,7 @@ from booking_services import BookingServices
 from processes import venv_binary
 from run_worker import build_worker
 from shared import BookingInput
+from temporal_connection import exit_without_finalizing
 
 TRIP = BookingInput(name="Ada", car="Toyota Supra", hotel="Hotel Adlon", flight="LH 404")
 SCENARIOS = {
@@ -72,3 +73,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_without_finalizing(0)

@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from processes import DevServer, WebFormProcess, WorkerProcess
+from temporal_connection import exit_without_finalizing
 
 REQUEST_TIMEOUT_SECONDS = 10
 TRIP = {
@@ -199,4 +200,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())
