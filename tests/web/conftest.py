@@ -8,7 +8,6 @@ worker process and the app on free ports.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import uuid
@@ -23,9 +22,9 @@ from temporalio.client import Client
 from processes import PROJECT_DIR, DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
-from temporal_connection import worker_is_polling
+from tests.sync_bridge import run_async
 from tests.web.examples import EXAMPLES_TRIED
-from tests.web.helpers import run_async, serving
+from tests.web.helpers import serving
 
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -85,20 +84,6 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    """A real Temporal dev server (in memory) on free ports, for the whole session."""
-    log_path = tmp_path_factory.mktemp("dev-server") / "server.log"
-    with log_path.open("wb") as log:
-        server = DevServer(log=log)
-        server.start()
-        try:
-            run_async(server.wait_until_ready)
-            yield server
-        finally:
-            server.kill()  # in memory: nothing to keep, no need to wait
-
-
-@pytest.fixture(scope="session")
 def worker_process(
     dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
@@ -110,19 +95,14 @@ def worker_process(
         )
         worker.start()
         try:
-            run_async(lambda: wait_for_worker(dev_server.address))
+            run_async(lambda: wait_for_worker(worker, dev_server.address))
             yield worker
         finally:
             worker.stop()
 
 
-async def wait_for_worker(address: str, within_seconds: float = 20) -> None:
-    client = await Client.connect(address)
-    for _ in range(int(within_seconds / 0.05)):
-        if await worker_is_polling(client, TASK_QUEUE):
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"no worker polls {TASK_QUEUE} on {address}")
+async def wait_for_worker(worker: WorkerProcess, address: str) -> None:
+    await worker.wait_until_polling(await Client.connect(address), TASK_QUEUE)
 
 
 def app_config(address: str, task_queue: str, **overrides: Any) -> dict[str, Any]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from typing import Any, TypeVar
@@ -21,6 +19,7 @@ from werkzeug.test import TestResponse
 
 from processes import free_port
 from shared import WORKFLOW_TYPE
+from tests.sync_bridge import run_async
 
 T = TypeVar("T")
 
@@ -34,17 +33,6 @@ TRIP = {
     "network_delay_seconds": "0",
     "compensation_failures": "0",
 }
-
-
-def run_async(make: Callable[[], Awaitable[T]], timeout: float = 30) -> T:
-    """Run a coroutine to the end on a fresh loop in another thread, whatever loop is running
-    here (an async test's loop must not be blocked by its own client calls)."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(make(), timeout)
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, bounded()).result()
 
 
 def hidden_tokens(page: str) -> dict[str, str]:

@@ -30,8 +30,9 @@ from shared import (
     parse_booking_input,
     validate_booking_input,
 )
+from tests.sync_bridge import run_async
 from tests.web.examples import count_example
-from tests.web.helpers import fresh_form, run_async, settled_booking_count, workflow_id_of
+from tests.web.helpers import fresh_form, settled_booking_count, workflow_id_of
 
 FIELDS = tuple(asdict(BookingInput("-", "-", "-", "-")))
 TEXT_FIELDS = ("name", "car", "hotel", "flight")

@@ -14,8 +14,9 @@ from flask.testing import FlaskClient
 from processes import DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
+from tests.sync_bridge import run_async
 from tests.web.conftest import app_config, wait_for_worker
-from tests.web.helpers import TRIP, run_async, submit, workflow_id_of
+from tests.web.helpers import TRIP, submit, workflow_id_of
 
 pytestmark = pytest.mark.real_server
 
@@ -51,7 +52,7 @@ def test_a_killed_worker_is_reported_with_how_to_start_one(
     app = create_app(app_config(own_server.address, TASK_QUEUE))
     http = app.test_client()
     try:
-        run_async(lambda: wait_for_worker(own_server.address))
+        run_async(lambda: wait_for_worker(worker, own_server.address))
         workflow_id = workflow_id_of(submit(http, {**TRIP, "network_delay_seconds": "3"}))
         car_booked = status_until(http, workflow_id, lambda view: view["steps"][0]["confirmation"])
         assert car_booked["steps"][0]["state"] == "booked"
@@ -67,7 +68,7 @@ def test_a_killed_worker_is_reported_with_how_to_start_one(
 
     # The server still answers: a 200 in time, not a 503.
     assert response.status_code == 200
-    assert elapsed < 3.5
+    assert elapsed < 5
     assert without_worker["answered"] is False
     assert "No worker answered the status query" in without_worker["notice"]
     assert "python3 run_worker.py" in without_worker["notice"]
