@@ -119,12 +119,16 @@ class DevServer:
 
 @dataclass
 class WorkerProcess:
-    """`python run_worker.py` against `address`, with its own ledger file."""
+    """`python run_worker.py` against `address`, with its own ledger file.
+
+    `script` runs another worker with the same command line (the benchmark's no-op worker).
+    """
 
     address: str
     ledger: Path
     service_latency_seconds: float = 0.0
     extra_args: list[str] = field(default_factory=list)
+    script: Path = PROJECT_DIR / "run_worker.py"
     log: IO[bytes] | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -132,7 +136,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                str(PROJECT_DIR / "run_worker.py"),
+                str(self.script),
                 "--ledger",
                 str(self.ledger),
                 "--service-latency",

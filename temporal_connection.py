@@ -55,6 +55,11 @@ async def connect(
 
 async def worker_is_polling(client: Client, task_queue: str) -> bool:
     """Whether a worker has polled `task_queue` for workflow tasks lately."""
+    return len(await polling_workers(client, task_queue)) > 0
+
+
+async def polling_workers(client: Client, task_queue: str) -> set[str]:
+    """The identities of the workers that polled `task_queue` for workflow tasks lately."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -62,4 +67,4 @@ async def worker_is_polling(client: Client, task_queue: str) -> bool:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
-    return len(response.pollers) > 0
+    return {poller.identity for poller in response.pollers}
