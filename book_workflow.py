@@ -90,7 +90,8 @@ class BookingWorkflow:
         )
         try:
             for index, service in enumerate(SERVICES):
-                if index > 0:
+                # No delay, no timer: a zero-second timer still costs a round trip to the server.
+                if index > 0 and booking.network_delay_seconds > 0:
                     await workflow.sleep(
                         booking.network_delay_seconds, summary="Shaky network between services"
                     )

@@ -19,17 +19,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 import psutil
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from shared import TASK_QUEUE
+from temporal_connection import task_queue_pollers
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -147,12 +145,16 @@ class DevServer:
 
 @dataclass
 class WorkerProcess:
-    """`python run_worker.py` against `address`, with its own ledger file."""
+    """`python run_worker.py` against `address`, with its own ledger file.
+
+    `script` runs another worker with the same command line (the benchmark's no-op worker).
+    """
 
     address: str
     ledger: Path
     service_latency_seconds: float = 0.0
     extra_args: list[str] = field(default_factory=list)
+    script: Path = PROJECT_DIR / "run_worker.py"
     log: Output = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -160,7 +162,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                str(PROJECT_DIR / "run_worker.py"),
+                str(self.script),
                 "--ledger",
                 str(self.ledger),
                 "--service-latency",
@@ -248,19 +250,6 @@ class WebFormProcess:
 
     def stop(self) -> None:
         stop(self.process)
-
-
-async def task_queue_pollers(client: Client, task_queue: str) -> list[str]:
-    """The identities of the workers that polled `task_queue` for workflow tasks lately."""
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        ),
-        timeout=timedelta(seconds=5),
-    )
-    return [poller.identity for poller in response.pollers]
 
 
 def _output(log: Output) -> IO[bytes] | int:

@@ -57,9 +57,18 @@ async def connect(
 
 
 async def worker_is_polling(
-    client: Client, task_queue: str, rpc_timeout: timedelta | None = None
+    client: Client, task_queue: str, rpc_timeout: timedelta = timedelta(seconds=5)
 ) -> bool:
-    """Whether a worker has polled `task_queue` for workflow tasks lately."""
+    """Whether a worker has polled `task_queue` for workflow tasks lately (the server keeps
+    listing a worker for a while after it died)."""
+    return len(await task_queue_pollers(client, task_queue, rpc_timeout)) > 0
+
+
+async def task_queue_pollers(
+    client: Client, task_queue: str, rpc_timeout: timedelta = timedelta(seconds=5)
+) -> list[str]:
+    """The identities (`pid@host` unless a worker sets another) of the workers that polled
+    `task_queue` for workflow tasks lately."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -68,7 +77,7 @@ async def worker_is_polling(
         ),
         timeout=rpc_timeout,
     )
-    return len(response.pollers) > 0
+    return [poller.identity for poller in response.pollers]
 
 
 def exit_without_finalizing(code: int) -> NoReturn:

@@ -22,8 +22,9 @@ from temporalio.client import Client
 
 from book_workflow import BookingWorkflow
 from booking_services import BookingServices
-from processes import PROJECT_DIR, DevServer, free_port, task_queue_pollers
+from processes import PROJECT_DIR, DevServer, free_port
 from shared import TASK_QUEUE, BookingInput, new_workflow_id
+from temporal_connection import task_queue_pollers
 
 pytestmark = pytest.mark.real_server
 

@@ -1,0 +1,170 @@
+"""The soak tool: its audit catches every broken promise, and a small real run keeps them all.
+
+The small run starts a real dev server with a data file and two worker processes, kills a
+worker and the server on the way, and takes about half a minute: deselect it with
+`pytest -m "not soak"`. The full run is `python tools/soak.py` (500 bookings).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from booking_services import Reservation
+from shared import BookingInput, BookingResult
+from tools.soak import Scenario, SoakSettings, audit_booking, random_scenarios, run_soak
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+COMPLETED = WorkflowExecutionStatus.COMPLETED
+TRIP = BookingInput("Ada", "Toyota Supra", "Hotel Adlon", "LH 404", network_delay_seconds=0)
+
+
+def booked_rows(workflow_id: str, services: tuple[str, ...]) -> list[Reservation]:
+    return [
+        Reservation(f"{workflow_id}/{s}", workflow_id, s, "item", "Ada", f"{s}-1", "booked")
+        for s in services
+    ]
+
+
+def cancelled_rows(workflow_id: str, services: tuple[str, ...]) -> list[Reservation]:
+    return [replace(row, status="cancelled") for row in booked_rows(workflow_id, services)]
+
+
+BOOKED = BookingResult("booked", {"car": "car-1", "hotel": "hotel-1", "flight": "flight-1"}, [])
+
+
+def test_a_booking_with_all_three_reservations_is_booked() -> None:
+    scenario = Scenario("w", TRIP)
+    audit = audit_booking(scenario, COMPLETED, BOOKED, booked_rows("w", ("car", "hotel", "flight")))
+    assert (audit.verdict, audit.duplicates, audit.problem) == ("booked", 0, None)
+
+
+def test_a_rollback_that_undid_what_it_attempted_is_rolled_back() -> None:
+    scenario = Scenario("w", replace(TRIP, fail_at="hotel"))
+    result = BookingResult("rolled_back", {"car": "car-1"}, ["undo_book_hotel", "undo_book_car"])
+    audit = audit_booking(scenario, COMPLETED, result, cancelled_rows("w", ("car", "hotel")))
+    assert (audit.verdict, audit.problem) == ("rolled_back", None)
+
+
+def test_one_or_two_live_reservations_are_a_partial_booking() -> None:
+    scenario = Scenario("w", replace(TRIP, fail_at="flight"))
+    rows = booked_rows("w", ("car",)) + cancelled_rows("w", ("hotel", "flight"))
+    result = BookingResult("rolled_back", {}, ["undo_book_flight", "undo_book_hotel"])
+    audit = audit_booking(scenario, COMPLETED, result, rows)
+    assert audit.verdict == "partial"
+    assert audit.problem == "w: only car booked"
+
+
+def test_a_reservation_made_twice_is_a_duplicate() -> None:
+    rows = booked_rows("w", ("car", "hotel", "flight", "hotel"))
+    audit = audit_booking(Scenario("w", TRIP), COMPLETED, BOOKED, rows)
+    assert audit.duplicates == 1
+    assert audit.problem == "w: 1 duplicated reservation(s)"
+
+
+def test_a_workflow_still_running_at_the_deadline_is_stuck() -> None:
+    audit = audit_booking(Scenario("w", TRIP), WorkflowExecutionStatus.RUNNING, None, [])
+    assert audit.verdict == "stuck"
+    assert audit_booking(Scenario("w", TRIP), None, None, []).verdict == "stuck"
+
+
+def test_a_workflow_that_failed_did_not_complete() -> None:
+    audit = audit_booking(Scenario("w", TRIP), WorkflowExecutionStatus.FAILED, None, [])
+    assert (audit.verdict, audit.problem) == ("not_completed", "w: workflow ended FAILED")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "result", "rows", "problem"),
+    [
+        (
+            Scenario("w", replace(TRIP, fail_at="car")),
+            BOOKED,
+            booked_rows("w", ("car", "hotel", "flight")),
+            "booked, but fail_at=car asked for it to be rolled_back",
+        ),
+        (
+            Scenario("w", TRIP),
+            replace(BOOKED, confirmations={**BOOKED.confirmations, "car": "car-2"}),
+            booked_rows("w", ("car", "hotel", "flight")),
+            "confirmations",
+        ),
+        (
+            Scenario("w", replace(TRIP, fail_at="hotel")),
+            BookingResult("rolled_back", {}, ["undo_book_car", "undo_book_hotel"]),
+            cancelled_rows("w", ("car", "hotel")),
+            "compensations ['undo_book_car', 'undo_book_hotel']",
+        ),
+        (
+            Scenario("w", replace(TRIP, fail_at="hotel")),
+            BookingResult("rolled_back", {}, ["undo_book_hotel", "undo_book_car"]),
+            cancelled_rows("w", ("car",)),
+            "undo rows for ['car'], expected ['car', 'hotel']",
+        ),
+    ],
+    ids=["outcome", "confirmation", "undo-order", "undo-missing"],
+)
+def test_an_outcome_other_than_the_scenario_asked_for_is_wrong(
+    scenario: Scenario, result: BookingResult, rows: list[Reservation], problem: str
+) -> None:
+    audit = audit_booking(scenario, COMPLETED, result, rows)
+    assert audit.verdict == "wrong_outcome"
+    assert audit.problem is not None
+    assert problem in audit.problem
+
+
+def test_parallel_undos_may_finish_in_any_order() -> None:
+    scenario = Scenario("w", replace(TRIP, fail_at="hotel", parallel_compensation=True))
+    result = BookingResult("rolled_back", {}, ["undo_book_car", "undo_book_hotel"])
+    audit = audit_booking(scenario, COMPLETED, result, cancelled_rows("w", ("car", "hotel")))
+    assert audit.verdict == "rolled_back"
+
+
+def test_scenarios_come_from_the_seed_and_count_their_faults() -> None:
+    assert random_scenarios(20, seed=4) == random_scenarios(20, seed=4)
+    assert random_scenarios(20, seed=4) != random_scenarios(20, seed=5)
+    flight_rejected = Scenario(
+        "w", replace(TRIP, failures_before_success=2, fail_at="flight", compensation_failures=1)
+    )
+    # 2 failures for each of 3 bookings, 1 rejection, 1 failure for each of 3 undos.
+    assert flight_rejected.injected_faults == 6 + 1 + 3
+    assert Scenario("w", replace(TRIP, failures_before_success=3)).injected_faults == 9
+
+
+def test_the_soak_script_runs_from_the_command_line() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "tools" / "soak.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "--bookings" in completed.stdout
+
+
+@pytest.mark.soak
+@pytest.mark.real_server
+async def test_a_small_soak_with_a_worker_and_the_server_killed_keeps_every_promise(
+    tmp_path: Path,
+) -> None:
+    settings = SoakSettings(bookings=50, workers=2, seed=7, deadline_seconds=150, work_dir=tmp_path)
+    report = await run_soak(settings)
+
+    print(report.table())
+    assert report.exit_status == 0, report.problems
+    scenarios = random_scenarios(50, seed=7)
+    asked_to_book = sum(1 for scenario in scenarios if scenario.booking.fail_at == "none")
+    assert (report.count("booked"), report.count("rolled_back")) == (
+        asked_to_book,
+        50 - asked_to_book,
+    )
+    assert 0 < asked_to_book < 50
+    assert report.duplicates == 0
+    assert [process for process, _ in report.kills] == ["worker", "server"]
+    assert all(running > 0 for _, running in report.kills), "each kill must hit running bookings"
+    assert report.scenario_faults == sum(scenario.injected_faults for scenario in scenarios) > 0

@@ -1,0 +1,462 @@
+"""Soak: many bookings with random faults, a worker and the server killed mid-run, then an audit.
+
+python3 tools/soak.py [--bookings 500] [--workers 2] [--seed 1] [--deadline 900]
+
+It starts a Temporal dev server that keeps its data in a file and worker processes that share
+one ledger, starts the bookings (each with its own scenario: failures before success, a
+rejected booking or none, failing undos, no network delay), kills a worker with SIGKILL and
+starts it again, kills the server and starts it again on the same port and file, waits (up
+to the deadline) for every booking to end, and audits each one against the ledger: all three
+reservations booked or none, as its scenario asked; nothing duplicated; nothing stuck. It
+prints a table and exits with 1 if any booking broke the promise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TextIO
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from book_workflow import BookingWorkflow
+from booking_services import BookingServices, Reservation
+from processes import DevServer, WorkerProcess
+from shared import (
+    FAIL_AT_CHOICES,
+    SERVICES,
+    TASK_QUEUE,
+    BookingInput,
+    BookingResult,
+    Outcome,
+    Service,
+    booking_summary,
+)
+from temporal_connection import task_queue_pollers
+
+CARS = ("Toyota Supra", "VW Golf", "Tesla Model 3", "Fiat 500")
+HOTELS = ("Hotel Adlon", "Ritz Paris", "Hotel Sacher", "Pension Sonne")
+FLIGHTS = ("LH 404", "AF 1234", "BA 2490", "OS 111")
+STARTS_IN_FLIGHT = 50
+RESULTS_IN_FLIGHT = 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One booking of the soak and what it asks the services to do."""
+
+    workflow_id: str
+    booking: BookingInput
+
+    @property
+    def expected_outcome(self) -> Outcome:
+        return "booked" if self.booking.fail_at == "none" else "rolled_back"
+
+    @property
+    def attempted(self) -> tuple[Service, ...]:
+        """The services the saga calls: all three, or up to the one that rejects it."""
+        if self.booking.fail_at == "none":
+            return SERVICES
+        return SERVICES[: SERVICES.index(self.booking.fail_at) + 1]
+
+    @property
+    def injected_faults(self) -> int:
+        """Failures the services raise on purpose: retried ones, a rejection, failed undos."""
+        faults = len(self.attempted) * self.booking.failures_before_success
+        if self.booking.fail_at != "none":
+            faults += 1 + len(self.attempted) * self.booking.compensation_failures
+        return faults
+
+
+def random_scenarios(count: int, seed: int) -> list[Scenario]:
+    """The same seed gives the same scenarios, so a failing run can be repeated."""
+    rng = random.Random(seed)
+    return [
+        Scenario(
+            workflow_id=f"soak-{seed}-{index:04d}",
+            booking=BookingInput(
+                name=f"Traveller {index}",
+                car=rng.choice(CARS),
+                hotel=rng.choice(HOTELS),
+                flight=rng.choice(FLIGHTS),
+                failures_before_success=rng.randint(0, 3),
+                fail_at=rng.choice(FAIL_AT_CHOICES),
+                network_delay_seconds=0,
+                compensation_failures=rng.randint(0, 2),
+                parallel_compensation=rng.random() < 0.5,
+            ),
+        )
+        for index in range(count)
+    ]
+
+
+Verdict = Literal["booked", "rolled_back", "partial", "stuck", "not_completed", "wrong_outcome"]
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What one booking's workflow and ledger rows say, checked against its scenario."""
+
+    verdict: Verdict
+    duplicates: int = 0
+    problem: str | None = None
+
+
+def audit_booking(
+    scenario: Scenario,
+    status: WorkflowExecutionStatus | None,
+    result: BookingResult | None,
+    rows: list[Reservation],
+) -> Audit:
+    """Judge one booking; `status` None means the server never answered for it."""
+    per_service = Counter(row.service for row in rows)
+    duplicates = sum(count - 1 for count in per_service.values())
+    booked = {row.service: row for row in rows if row.status == "booked"}
+    name = scenario.workflow_id
+
+    def audit(verdict: Verdict, problem: str | None = None) -> Audit:
+        if duplicates and problem is None:
+            problem = f"{name}: {duplicates} duplicated reservation(s)"
+        return Audit(verdict, duplicates, problem)
+
+    if status is None or status == WorkflowExecutionStatus.RUNNING:
+        return audit("stuck", f"{name}: still running at the deadline")
+    if 0 < len(booked) < len(SERVICES):
+        return audit("partial", f"{name}: only {', '.join(sorted(booked))} booked")
+    if status != WorkflowExecutionStatus.COMPLETED or result is None:
+        return audit("not_completed", f"{name}: workflow ended {status.name}")
+    problem = _wrong_outcome(scenario, result, booked, rows)
+    if problem is not None:
+        return audit("wrong_outcome", f"{name}: {problem}")
+    return audit("booked" if result.outcome == "booked" else "rolled_back")
+
+
+def _wrong_outcome(
+    scenario: Scenario,
+    result: BookingResult,
+    booked: dict[str, Reservation],
+    rows: list[Reservation],
+) -> str | None:
+    if result.outcome != scenario.expected_outcome:
+        return f"{result.outcome}, but fail_at={scenario.booking.fail_at} asked for it to be " + (
+            scenario.expected_outcome
+        )
+    if result.outcome == "booked":
+        ledger = {service: row.confirmation for service, row in booked.items()}
+        if result.confirmations != ledger:
+            return f"confirmations {result.confirmations} differ from the ledger's {ledger}"
+        return None
+    if booked:
+        return f"rolled back, but the ledger still holds {sorted(booked)}"
+    undone = {row.service for row in rows}
+    if undone != set(scenario.attempted):
+        return f"undo rows for {sorted(undone)}, expected {sorted(scenario.attempted)}"
+    expected_undos = [f"undo_book_{service}" for service in reversed(scenario.attempted)]
+    ran = result.compensations
+    if scenario.booking.parallel_compensation:
+        ran, expected_undos = sorted(ran), sorted(expected_undos)
+    if ran != expected_undos:
+        return f"compensations {result.compensations}, expected {expected_undos}"
+    return None
+
+
+@dataclass(frozen=True)
+class SoakSettings:
+    bookings: int = 500
+    workers: int = 2
+    seed: int = 1
+    deadline_seconds: float = 900.0
+    """From the start of the run; a booking still running then is stuck."""
+    service_latency_seconds: float = 0.05
+    """Every other worker takes this long per service call; the others take no time."""
+    work_dir: Path | None = None
+    """Where the server's and the ledger's files and the logs go (default: a new temp folder)."""
+
+
+@dataclass
+class SoakReport:
+    settings: SoakSettings
+    audits: dict[str, Audit] = field(default_factory=dict)
+    scenario_faults: int = 0
+    kills: list[tuple[str, int]] = field(default_factory=list)
+    """Each process killed with SIGKILL, and how many bookings were running at that moment."""
+    wall_seconds: float = 0.0
+    work_dir: Path | None = None
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for audit in self.audits.values() if audit.verdict == verdict)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(audit.duplicates for audit in self.audits.values())
+
+    @property
+    def problems(self) -> list[str]:
+        return [audit.problem for audit in self.audits.values() if audit.problem is not None]
+
+    @property
+    def exit_status(self) -> int:
+        """0 only if every booking ended all or nothing, as its scenario asked."""
+        return 0 if not self.problems and len(self.audits) == self.settings.bookings else 1
+
+    def table(self) -> str:
+        rows = [
+            ("bookings", str(len(self.audits))),
+            ("booked", str(self.count("booked"))),
+            ("rolled back", str(self.count("rolled_back"))),
+            (
+                "faults injected",
+                f"{self.scenario_faults + len(self.kills)}"
+                f"  ({self.scenario_faults} by the scenarios; "
+                + "; ".join(
+                    f"{process} SIGKILL, {running} running" for process, running in self.kills
+                )
+                + ")",
+            ),
+            ("partial bookings", str(self.count("partial"))),
+            ("duplicates", str(self.duplicates)),
+            ("stuck", str(self.count("stuck"))),
+            ("not completed", str(self.count("not_completed"))),
+            ("wrong outcome", str(self.count("wrong_outcome"))),
+            ("wall time", f"{self.wall_seconds:.1f} s"),
+        ]
+        settings = self.settings
+        title = (
+            f"Soak: {settings.bookings} bookings, {settings.workers} workers, seed {settings.seed}"
+        )
+        return "\n".join([title] + [f"  {label:<17} {value}" for label, value in rows])
+
+
+async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakReport:
+    """Run the whole soak and return its audit; the processes it starts are gone afterwards."""
+    began = time.monotonic()
+    deadline = began + settings.deadline_seconds
+    work_dir = Path(tempfile.mkdtemp(prefix="soak-", dir=settings.work_dir))
+    scenarios = random_scenarios(settings.bookings, settings.seed)
+    report = SoakReport(settings, scenario_faults=sum(s.injected_faults for s in scenarios))
+    report.work_dir = work_dir
+    ledger = work_dir / "ledger.sqlite3"
+    with ExitStack() as cleanup:
+        server = DevServer(
+            db_filename=work_dir / "temporal.sqlite3",
+            log=cleanup.enter_context((work_dir / "server.log").open("ab")),
+        )
+        workers = [
+            WorkerProcess(
+                server.address,
+                ledger,
+                service_latency_seconds=settings.service_latency_seconds if index % 2 else 0.0,
+                log=cleanup.enter_context((work_dir / f"worker-{index}.log").open("ab")),
+            )
+            for index in range(settings.workers)
+        ]
+        cleanup.callback(server.stop)
+        for worker in workers:
+            cleanup.callback(worker.stop)
+
+        def say(line: str) -> None:
+            print(f"[{time.monotonic() - began:6.1f} s] {line}", file=out, flush=True)
+
+        server.start()
+        await server.wait_until_ready()
+        client = await Client.connect(server.address)
+        for worker in workers:
+            worker.start()
+        await _wait_for_pollers(client, settings.workers, deadline)
+        say(f"server and {settings.workers} workers up; starting {len(scenarios)} bookings")
+        await _start_all(client, scenarios)
+
+        running = await _running_after(client, len(scenarios), len(scenarios) // 10, deadline)
+        workers[0].kill()
+        report.kills.append(("worker", running))
+        say(f"killed worker 0 with SIGKILL ({running} bookings running)")
+        await asyncio.sleep(1)
+        workers[0].start()
+
+        running = await _running_after(client, len(scenarios), len(scenarios) // 2, deadline)
+        server.kill()
+        report.kills.append(("server", running))
+        say(f"killed the dev server with SIGKILL ({running} bookings running)")
+        server.start()
+        await server.wait_until_ready()
+        say("dev server back on the same port and data file")
+
+        statuses = await _wait_until_closed(client, scenarios, deadline)
+        say("auditing every booking against the ledger")
+        results = await _results(client, statuses)
+        services = BookingServices(ledger)
+        cleanup.callback(services.close)
+        rows = _rows_by_workflow(services.reservations())
+        for scenario in scenarios:
+            report.audits[scenario.workflow_id] = audit_booking(
+                scenario,
+                statuses.get(scenario.workflow_id),
+                results.get(scenario.workflow_id),
+                rows.pop(scenario.workflow_id, []),
+            )
+        for stray in rows:
+            report.audits[stray] = Audit("wrong_outcome", problem=f"{stray}: no such booking")
+    report.wall_seconds = time.monotonic() - began
+    return report
+
+
+async def _wait_for_pollers(client: Client, count: int, deadline: float) -> None:
+    while len(await task_queue_pollers(client, TASK_QUEUE)) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{count} workers did not poll {TASK_QUEUE!r} before the deadline")
+        await asyncio.sleep(0.1)
+
+
+async def _start_all(client: Client, scenarios: list[Scenario]) -> None:
+    in_flight = asyncio.Semaphore(STARTS_IN_FLIGHT)
+
+    async def start(scenario: Scenario) -> None:
+        async with in_flight:
+            await client.start_workflow(
+                BookingWorkflow.run,
+                scenario.booking,
+                id=scenario.workflow_id,
+                task_queue=TASK_QUEUE,
+                static_summary=booking_summary(scenario.booking),
+            )
+
+    await asyncio.gather(*(start(scenario) for scenario in scenarios))
+
+
+async def _count_running(client: Client) -> int | None:
+    """Bookings the server lists as running; None while it does not answer (it is down)."""
+    try:
+        return (await client.count_workflows('ExecutionStatus = "Running"')).count
+    except RPCError:
+        return None
+
+
+async def _running_after(client: Client, total: int, closed: int, deadline: float) -> int:
+    """Wait until `closed` of `total` bookings have ended (at most 30 s); return how many run."""
+    give_up = min(deadline, time.monotonic() + 30)
+    while True:
+        running = await _count_running(client)
+        if running is not None and (total - running >= closed or time.monotonic() > give_up):
+            return running
+        await asyncio.sleep(0.2)
+
+
+async def _wait_until_closed(
+    client: Client, scenarios: list[Scenario], deadline: float
+) -> dict[str, WorkflowExecutionStatus]:
+    """Each booking's status from the server itself, once none runs or at the deadline."""
+    while time.monotonic() < deadline:
+        if await _count_running(client) == 0:
+            break
+        await asyncio.sleep(0.5)
+    statuses: dict[str, WorkflowExecutionStatus] = {}
+    pending = [scenario.workflow_id for scenario in scenarios]
+    # The list of workflows may lag behind; describe reads each workflow's own record.
+    while pending:
+        described = await asyncio.gather(*(_status(client, id) for id in pending))
+        statuses.update({id: s for id, s in zip(pending, described, strict=True) if s})
+        pending = [id for id in pending if statuses.get(id) in (None, _RUNNING)]
+        if not pending or time.monotonic() > deadline:
+            return statuses
+        await asyncio.sleep(1)
+    return statuses
+
+
+_RUNNING = WorkflowExecutionStatus.RUNNING
+
+
+async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+    try:
+        return (await client.get_workflow_handle(workflow_id).describe()).status
+    except RPCError:
+        return None
+
+
+async def _results(
+    client: Client, statuses: dict[str, WorkflowExecutionStatus]
+) -> dict[str, BookingResult]:
+    in_flight = asyncio.Semaphore(RESULTS_IN_FLIGHT)
+
+    async def result(workflow_id: str) -> BookingResult:
+        async with in_flight:
+            handle = client.get_workflow_handle_for(BookingWorkflow.run, workflow_id)
+            return await handle.result()
+
+    completed = [id for id, s in statuses.items() if s == WorkflowExecutionStatus.COMPLETED]
+    return dict(zip(completed, await asyncio.gather(*map(result, completed)), strict=True))
+
+
+def _rows_by_workflow(rows: Iterable[Reservation]) -> dict[str, list[Reservation]]:
+    by_workflow: dict[str, list[Reservation]] = {}
+    for row in rows:
+        by_workflow.setdefault(row.workflow_id, []).append(row)
+    return by_workflow
+
+
+def parse_args(argv: list[str] | None = None) -> SoakSettings:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="The exit status is 0 only if every booking ended all or nothing, as asked.",
+    )
+    defaults = SoakSettings()
+    parser.add_argument("--bookings", type=int, default=defaults.bookings, help="default 500")
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="default 2")
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="chooses the scenarios (default 1)"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=defaults.deadline_seconds,
+        help="seconds the whole run may take; a booking still running then is stuck (default 900)",
+    )
+    parser.add_argument(
+        "--service-latency",
+        type=float,
+        default=defaults.service_latency_seconds,
+        help="seconds per service call in every other worker (default 0.05)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="folder for a new run folder with the data files and logs (default: the temp folder)",
+    )
+    args = parser.parse_args(argv)
+    if args.bookings < 1 or args.workers < 1:
+        parser.error("--bookings and --workers must be at least 1")
+    return SoakSettings(
+        bookings=args.bookings,
+        workers=args.workers,
+        seed=args.seed,
+        deadline_seconds=args.deadline,
+        service_latency_seconds=args.service_latency,
+        work_dir=args.work_dir,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    report = asyncio.run(run_soak(parse_args(argv)))
+    print(report.table())
+    if report.exit_status == 0:
+        if report.work_dir is not None:
+            shutil.rmtree(report.work_dir, ignore_errors=True)
+        return 0
+    for problem in report.problems[:20]:
+        print(f"  ! {problem}")
+    print(f"Logs and data files kept in {report.work_dir}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
