@@ -21,6 +21,8 @@ from typing import IO
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from temporal_connection import polling_workers
+
 PROJECT_DIR = Path(__file__).resolve().parent
 
 
@@ -154,6 +156,24 @@ class WorkerProcess:
 
     def stop(self) -> None:
         stop(self.process)
+
+
+async def wait_until_polling(
+    client: Client, task_queue: str, workers: list[WorkerProcess], within_seconds: float = 60.0
+) -> None:
+    """Return once as many workers as `workers` poll `task_queue`; raise if one of them exits
+    first or time runs out."""
+    deadline = time.monotonic() + within_seconds
+    while len(await polling_workers(client, task_queue)) < len(workers):
+        for worker in workers:
+            if worker.process is not None and worker.process.poll() is not None:
+                raise RuntimeError(
+                    f"{worker.script.name} exited with {worker.process.returncode}"
+                    f" before it polled {task_queue!r}"
+                )
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(workers)} worker(s) did not poll {task_queue!r} in time")
+        await asyncio.sleep(0.1)
 
 
 def kill(process: subprocess.Popen[bytes] | None) -> None:
