@@ -348,6 +348,15 @@ def _command_line(pid: int) -> str:
     return command if len(command) <= 120 else command[:117] + "..."
 
 
+async def wait_until_polling(
+    client: Client, task_queue: str, workers: list[WorkerProcess], within_seconds: float = 60.0
+) -> None:
+    """Return once every one of `workers` polls `task_queue`; raise if one exits first."""
+    await asyncio.gather(
+        *(worker.wait_until_polling(client, task_queue, within_seconds) for worker in workers)
+    )
+
+
 def kill(process: subprocess.Popen[bytes] | None) -> None:
     """SIGKILL to the process and its group: a crash, not a shutdown."""
     if process is not None and process.poll() is None:

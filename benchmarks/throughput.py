@@ -34,10 +34,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 import run_worker
 from book_workflow import BookingWorkflow
 from booking_services import BookingServices
-from processes import DevServer, WorkerProcess
+from processes import DevServer, WorkerProcess, wait_until_polling
 from run_worker import WorkerTuning
 from shared import TASK_QUEUE, BookingInput, booking_summary
-from temporal_connection import task_queue_pollers
 
 NOOP_WORKER = Path(__file__).resolve().parent / "noop_worker.py"
 STARTS_IN_FLIGHT = 50
@@ -114,14 +113,6 @@ def cpu_seconds(process: subprocess.Popen[bytes] | None) -> float:
     return (int(user_ticks) + int(system_ticks)) / os.sysconf("SC_CLK_TCK")
 
 
-async def wait_for_pollers(client: Client, task_queue: str, count: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(await task_queue_pollers(client, task_queue)) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{count} worker(s) did not poll {task_queue!r} within 60 s")
-        await asyncio.sleep(0.1)
-
-
 async def run_workflows(
     client: Client, task_queue: str, start_one: StartOne, count: int, deadline_seconds: float
 ) -> tuple[float, list[datetime], list[float]]:
@@ -164,14 +155,28 @@ async def measure(
     script = NOOP_WORKER if kind == "no-op" else Path(run_worker.__file__)
     task_queue = NOOP_TASK_QUEUE if kind == "no-op" else TASK_QUEUE
     start_one = start_noop if kind == "no-op" else start_booking
+    logs = [
+        ledger.with_name(f"{ledger.stem}-{kind}-worker-{index}.log") for index in range(workers)
+    ]
     processes = [
-        WorkerProcess(server.address, ledger, extra_args=tuning.command_line(), script=script)
-        for _ in range(workers)
+        WorkerProcess(
+            server.address,
+            ledger,
+            extra_args=tuning.command_line(),
+            script=script,
+            log=log.open("wb"),
+        )
+        for log in logs
     ]
     try:
         for process in processes:
             process.start()
-        await wait_for_pollers(client, task_queue, workers)
+        try:
+            await wait_until_polling(client, task_queue, processes)
+        except (RuntimeError, TimeoutError):
+            for log in logs:
+                print(f"--- {log.name}\n{log.read_text()[-2000:]}", file=sys.stderr)
+            raise
         cpu_before = [cpu_seconds(p.process) for p in processes], cpu_seconds(server.process)
         first_request, closes, latencies = await run_workflows(
             client, task_queue, start_one, count, deadline_seconds=120 + count * 0.3
@@ -181,6 +186,8 @@ async def measure(
     finally:
         for process in processes:
             process.stop()
+            if process.log is not None and not isinstance(process.log, int):
+                process.log.close()
     if kind == "booking":
         with closing(BookingServices(ledger)) as services:
             booked = [r for r in services.reservations() if r.status == "booked"]

@@ -165,6 +165,7 @@ async def test_a_small_soak_with_a_worker_and_the_server_killed_keeps_every_prom
     )
     assert 0 < asked_to_book < 50
     assert report.duplicates == 0
+    assert report.crashed_workers == []
     assert [process for process, _ in report.kills] == ["worker", "server"]
     assert all(running > 0 for _, running in report.kills), "each kill must hit running bookings"
     assert report.scenario_faults == sum(scenario.injected_faults for scenario in scenarios) > 0

@@ -32,7 +32,7 @@ from temporalio.service import RPCError
 
 from book_workflow import BookingWorkflow
 from booking_services import BookingServices, Reservation
-from processes import DevServer, WorkerProcess
+from processes import DevServer, WorkerProcess, wait_until_polling
 from shared import (
     FAIL_AT_CHOICES,
     SERVICES,
@@ -43,7 +43,6 @@ from shared import (
     Service,
     booking_summary,
 )
-from temporal_connection import task_queue_pollers
 
 CARS = ("Toyota Supra", "VW Golf", "Tesla Model 3", "Fiat 500")
 HOTELS = ("Hotel Adlon", "Ritz Paris", "Hotel Sacher", "Pension Sonne")
@@ -193,6 +192,8 @@ class SoakReport:
     """Each process killed with SIGKILL, and how many bookings were running at that moment."""
     wall_seconds: float = 0.0
     work_dir: Path | None = None
+    crashed_workers: list[str] = field(default_factory=list)
+    """Worker processes that exited on their own: they must survive a server restart."""
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for audit in self.audits.values() if audit.verdict == verdict)
@@ -203,7 +204,8 @@ class SoakReport:
 
     @property
     def problems(self) -> list[str]:
-        return [audit.problem for audit in self.audits.values() if audit.problem is not None]
+        audits = [audit.problem for audit in self.audits.values() if audit.problem is not None]
+        return audits + self.crashed_workers
 
     @property
     def exit_status(self) -> int:
@@ -273,7 +275,7 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
         client = await Client.connect(server.address)
         for worker in workers:
             worker.start()
-        await _wait_for_pollers(client, settings.workers, deadline)
+        await wait_until_polling(client, TASK_QUEUE, workers)
         say(f"server and {settings.workers} workers up; starting {len(scenarios)} bookings")
         await _start_all(client, scenarios)
 
@@ -293,6 +295,11 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
         say("dev server back on the same port and data file")
 
         statuses = await _wait_until_closed(client, scenarios, deadline)
+        report.crashed_workers = [
+            f"worker {index} exited with {worker.process.returncode}"
+            for index, worker in enumerate(workers)
+            if worker.process is not None and worker.process.poll() is not None
+        ]
         say("auditing every booking against the ledger")
         results = await _results(client, statuses)
         services = BookingServices(ledger)
@@ -309,13 +316,6 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
             report.audits[stray] = Audit("wrong_outcome", problem=f"{stray}: no such booking")
     report.wall_seconds = time.monotonic() - began
     return report
-
-
-async def _wait_for_pollers(client: Client, count: int, deadline: float) -> None:
-    while len(await task_queue_pollers(client, TASK_QUEUE)) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{count} workers did not poll {TASK_QUEUE!r} before the deadline")
-        await asyncio.sleep(0.1)
 
 
 async def _start_all(client: Client, scenarios: list[Scenario]) -> None:
