@@ -56,8 +56,10 @@ def client(env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> BookingServices:
-    return BookingServices(tmp_path / "ledger.sqlite3")
+def ledger(tmp_path: Path) -> Iterator[BookingServices]:
+    services = BookingServices(tmp_path / "ledger.sqlite3")
+    yield services
+    services.close()
 
 
 @pytest.fixture
