@@ -240,7 +240,7 @@ class WebFormProcess:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"run_workflow.py exited with {self.process.returncode}")
-            if _answers_200(f"{self.url}/"):
+            if answers_200(f"{self.url}/"):
                 return
             time.sleep(0.05)
         raise TimeoutError(f"web form at {self.url} not ready within {within_seconds:g} s")
@@ -269,11 +269,11 @@ async def wait_until_answers(
 ) -> None:
     """Return once `url` answers 200; raise if `process` dies first or time runs out."""
     await _wait_until(
-        lambda: asyncio.to_thread(_answers_200, url), process, f"{what} at {url}", within_seconds
+        lambda: asyncio.to_thread(answers_200, url), process, f"{what} at {url}", within_seconds
     )
 
 
-def _answers_200(url: str) -> bool:
+def answers_200(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             status: int = response.status

@@ -20,8 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -29,22 +27,13 @@ import psutil
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from processes import free_port
+from processes import answers_200, free_port
 from temporal_connection import exit_without_finalizing
 
 # This checkout, whichever one the installed modules come from.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HAS_WEB_FORM = (PROJECT_DIR / "run_workflow.py").exists()
 GIVE_UP_AFTER_SECONDS = 60.0
-
-
-def answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            status: int = response.status
-            return status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 async def frontend_answers(address: str) -> bool:
