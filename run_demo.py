@@ -34,7 +34,7 @@ from processes import (
     WorkerProcess,
     ensure_port_free,
 )
-from run_worker import DEFAULT_LEDGER
+from run_worker import services_parser
 from shared import TASK_QUEUE
 from temporal_connection import (
     TemporalUnreachable,
@@ -385,6 +385,7 @@ def port(text: str) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
+        parents=[services_parser()],
         epilog="To use an existing server or Temporal Cloud, leave out the server "
         "(--only worker form) and configure the connection as for the worker: "
         "TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE.",
@@ -410,20 +411,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reset-ledger",
         action="store_true",
         help="empty the simulated services' ledger (every reservation) before starting",
-    )
-    parser.add_argument(
-        "--ledger",
-        type=Path,
-        default=Path(os.environ.get("BOOKING_LEDGER", DEFAULT_LEDGER)),
-        metavar="FILE",
-        help="SQLite file of the simulated booking services (env BOOKING_LEDGER)",
-    )
-    parser.add_argument(
-        "--service-latency",
-        type=float,
-        default=float(os.environ.get("BOOKING_SERVICE_LATENCY_SECONDS", "1.0")),
-        metavar="SECONDS",
-        help="seconds one booking service call takes (env BOOKING_SERVICE_LATENCY_SECONDS)",
     )
     for option, default, what in (
         ("--server-port", 7233, "the Temporal server's gRPC port"),

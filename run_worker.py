@@ -136,19 +136,30 @@ def tuning_from_args(args: argparse.Namespace) -> WorkerTuning:
     return WorkerTuning(**{name: getattr(args, name) for name in _TUNING_HELP})
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], parents=[tuning_parser()])
+def services_parser() -> argparse.ArgumentParser:
+    """The simulated services' options, for `run_worker.py` and the demo launcher."""
+    parser = argparse.ArgumentParser(add_help=False)
+    # Text defaults go through `type` too, so a bad environment variable is refused clearly.
     parser.add_argument(
         "--ledger",
         type=Path,
-        default=Path(os.environ.get("BOOKING_LEDGER", DEFAULT_LEDGER)),
+        default=os.environ.get("BOOKING_LEDGER", str(DEFAULT_LEDGER)),
+        metavar="FILE",
         help="SQLite file of the simulated booking services (env BOOKING_LEDGER)",
     )
     parser.add_argument(
         "--service-latency",
         type=float,
-        default=float(os.environ.get("BOOKING_SERVICE_LATENCY_SECONDS", "1.0")),
+        default=os.environ.get("BOOKING_SERVICE_LATENCY_SECONDS", "1.0"),
+        metavar="SECONDS",
         help="seconds one booking service call takes (env BOOKING_SERVICE_LATENCY_SECONDS)",
+    )
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], parents=[services_parser(), tuning_parser()]
     )
     return parser.parse_args(argv)
 
