@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
@@ -77,7 +78,7 @@ async def test_worker_killed_mid_booking_carries_on_with_no_double_booking(
         await first.wait_until_polling(client)
         handle: WorkflowHandle[BookingWorkflow, BookingResult] = await client.start_workflow(
             BookingWorkflow.run,
-            BookingInput(**{**TRIP.__dict__, "network_delay_seconds": 0.5}),
+            replace(TRIP, network_delay_seconds=0.5),
             id=new_workflow_id(TRIP.name),
             task_queue=TASK_QUEUE,
         )
@@ -132,7 +133,7 @@ async def test_dev_server_killed_mid_saga_with_persisted_data_carries_on(
         await worker.wait_until_polling(client)
         handle: WorkflowHandle[BookingWorkflow, BookingResult] = await client.start_workflow(
             BookingWorkflow.run,
-            BookingInput(**{**TRIP.__dict__, "network_delay_seconds": 2}),
+            replace(TRIP, network_delay_seconds=2),
             id=new_workflow_id(TRIP.name),
             task_queue=TASK_QUEUE,
         )
