@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from booking_services import BookingServices, ReservationCancelled
 from shared import BookingInput, Service, booking_item
+from simulated_services import BookingServices, ReservationCancelled
 
 log = logging.getLogger("booking.activities")
 

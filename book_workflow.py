@@ -1,14 +1,11 @@
 """BookingWorkflow: book a car, a hotel and a flight, all or nothing (the saga pattern)."""
 
-from __future__ import annotations
-
 import asyncio
 from datetime import timedelta
 from functools import partial
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import NON_RETRYABLE_BOOKING_ERRORS, BookingActivities
@@ -20,9 +17,10 @@ with workflow.unsafe.imports_passed_through():
         BookingResult,
         BookingStatus,
         InvalidBookingInput,
+        Outcome,
         Service,
-        StepStatus,
-        booking_item,
+        root_cause,
+        undo_activity,
         validate_booking_input,
     )
 
@@ -58,24 +56,17 @@ UNDO = {
 }
 
 
-def _root_cause(error: BaseException) -> str:
-    """The innermost message of a chain like ActivityError -> ApplicationError."""
-    while error.__cause__ is not None:
-        error = error.__cause__
-    if isinstance(error, asyncio.CancelledError):
-        return "cancelled"
-    return str(error) or type(error).__name__
-
-
-# TypeError is what decoding a malformed JSON input raises (a missing field, text where a
-# number belongs): listing it fails the run at once instead of retrying its task forever.
-@workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=[InvalidBookingInput, TypeError])
+# These fail the run at once instead of retrying its task forever: TypeError is what decoding
+# a malformed JSON input raises (a missing field, text where a number belongs), and a
+# CompensationError an undo that failed for good (only possible with a changed retry policy).
+@workflow.defn(
+    name=WORKFLOW_TYPE,
+    failure_exception_types=[InvalidBookingInput, TypeError, CompensationError],
+)
 class BookingWorkflow:
     @workflow.init
     def __init__(self, booking: BookingInput) -> None:
-        self._status = BookingStatus(
-            steps=[StepStatus(service, booking_item(booking, service)) for service in SERVICES]
-        )
+        self._status = BookingStatus.waiting(booking)
 
     @workflow.query
     def status(self) -> BookingStatus:
@@ -89,31 +80,27 @@ class BookingWorkflow:
             continue_with_error=booking.continue_with_error,
         )
         try:
-            for index, service in enumerate(SERVICES):
-                # No delay, no timer: a zero-second timer still costs a round trip to the server.
-                if index > 0 and booking.network_delay_seconds > 0:
-                    await workflow.sleep(
-                        booking.network_delay_seconds, summary="Shaky network between services"
-                    )
+            for service in SERVICES:
+                await self._shaky_network(service, booking.network_delay_seconds)
                 # Pushed before the booking: a booking that timed out after the service
                 # took it must still be undone.
                 saga.add_compensation(partial(self._undo, service, booking))
                 await self._book(service, booking)
         except (Exception, asyncio.CancelledError) as error:
-            self._status.error = _root_cause(error)
-            await self._compensate(saga)
+            await self._roll_back(saga, error)
             if isinstance(error, asyncio.CancelledError):
-                self._status.outcome = "cancelled"
+                self._end("cancelled")
                 raise
-            self._status.outcome = "rolled_back"
-            workflow.set_current_details(f"Rolled back: {self._status.error}")
-            return self._result()
-        self._status.outcome = "booked"
-        workflow.set_current_details("Booked: car, hotel and flight")
-        return self._result()
+            return self._end("rolled_back")
+        return self._end("booked")
+
+    async def _shaky_network(self, before: Service, seconds: float) -> None:
+        # No delay, no timer: a zero-second timer still costs a round trip to the server.
+        if before != SERVICES[0] and seconds > 0:
+            await workflow.sleep(seconds, summary=f"Shaky network before the {before}")
 
     async def _book(self, service: Service, booking: BookingInput) -> None:
-        step = self._step(service)
+        step = self._status.step(service)
         step.state = "booking"
         workflow.set_current_details(f"Booking {service}: {step.item}")
         try:
@@ -125,13 +112,13 @@ class BookingWorkflow:
                 summary=f"Book {service}: {step.item}",
             )
         except (Exception, asyncio.CancelledError) as error:
-            step.state = "failed"
-            step.last_error = _root_cause(error)
+            step.state, step.last_error = "failed", root_cause(error)
             raise
         step.state = "booked"
 
     async def _undo(self, service: Service, booking: BookingInput) -> None:
-        step = self._step(service)
+        step = self._status.step(service)
+        failed_step = step.state == "failed"
         step.state = "compensating"
         workflow.set_current_details(f"Undoing {service}: {step.item}")
         await workflow.execute_activity_method(
@@ -141,35 +128,20 @@ class BookingWorkflow:
             retry_policy=COMPENSATION_RETRY_POLICY,
             summary=f"Undo {service}: {step.item}",
         )
-        step.state = "undone"
-        self._status.compensations.append(f"undo_book_{service}")
+        step.state = "failed" if failed_step else "undone"
+        self._status.compensations.append(undo_activity(service))
 
-    async def _compensate(self, saga: Saga) -> None:
+    async def _roll_back(self, saga: Saga, error: BaseException) -> None:
+        """Run the undos to the end, even when a cancel arrives while they run."""
+        self._status.rolling_back(because=root_cause(error))
         compensation = asyncio.ensure_future(saga.compensate())
         try:
-            try:
-                await asyncio.shield(compensation)
-            except asyncio.CancelledError:
-                # A cancel that arrives while undoing must not stop the undo half way.
-                await compensation
-                raise
-        except CompensationError as error:
-            raise ApplicationError(
-                f"Rollback incomplete: {error}", type="CompensationFailed", non_retryable=True
-            ) from error
+            await asyncio.shield(compensation)
+        except asyncio.CancelledError:
+            await compensation
+            raise
 
-    def _step(self, service: Service) -> StepStatus:
-        return next(step for step in self._status.steps if step.service == service)
-
-    def _result(self) -> BookingResult:
-        assert self._status.outcome is not None
-        return BookingResult(
-            outcome=self._status.outcome,
-            confirmations={
-                step.service: step.confirmation
-                for step in self._status.steps
-                if step.confirmation is not None
-            },
-            compensations=list(self._status.compensations),
-            error=self._status.error,
-        )
+    def _end(self, outcome: Outcome) -> BookingResult:
+        self._status.outcome = outcome
+        workflow.set_current_details(self._status.conclusion())
+        return self._status.result()

@@ -6,6 +6,7 @@ input a presenter types in the form, on the CLI or in a test is checked by one f
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import uuid
@@ -49,8 +50,28 @@ class BookingInput:
     """If an undo fails for good, still run the other undos before failing."""
 
 
-StepState = Literal["waiting", "booking", "booked", "failed", "compensating", "undone"]
+StepState = Literal["waiting", "booking", "booked", "failed", "skipped", "compensating", "undone"]
+"""A step's state as the saga knows it. `failed`: this booking failed (and, once the rollback
+has run its undo, that undo is done too); `skipped`: never tried, an earlier step failed."""
 Outcome = Literal["booked", "rolled_back", "cancelled"]
+
+
+def book_activity(service: Service) -> str:
+    """The activity type that books `service`: the name of its method in activities.py."""
+    return f"book_{service}"
+
+
+def undo_activity(service: Service) -> str:
+    """The activity type that undoes the booking of `service`."""
+    return f"undo_book_{service}"
+
+
+def service_of_activity(activity_type: str) -> Service | None:
+    """The service a booking or undo activity type is about, or None for any other type."""
+    for service in SERVICES:
+        if activity_type in (book_activity(service), undo_activity(service)):
+            return service
+    return None
 
 
 @dataclass
@@ -72,6 +93,47 @@ class BookingStatus:
     outcome: Outcome | None = None
     error: str | None = None
 
+    @classmethod
+    def waiting(cls, booking: BookingInput) -> BookingStatus:
+        """Every step named and waiting: the status before the saga starts."""
+        return cls([StepStatus(service, booking_item(booking, service)) for service in SERVICES])
+
+    def step(self, service: Service) -> StepStatus:
+        return next(step for step in self.steps if step.service == service)
+
+    def rolling_back(self, because: str) -> None:
+        """The saga failed: say why, and that the steps not tried yet never will be."""
+        self.error = because
+        for step in self.steps:
+            if step.state == "waiting":
+                step.state = "skipped"
+
+    def conclusion(self) -> str:
+        """One line for the Temporal UI once the saga has an outcome."""
+        if self.outcome == "booked":
+            return "Booked: car, hotel and flight"
+        return f"{str(self.outcome).replace('_', ' ').capitalize()}: {self.error}"
+
+    @property
+    def undo_order(self) -> list[Service]:
+        """The services whose undo has finished, in the order they finished."""
+        services = (service_of_activity(name) for name in self.compensations)
+        return [service for service in services if service is not None]
+
+    def result(self) -> BookingResult:
+        """The workflow's result, once the saga has an outcome."""
+        assert self.outcome is not None
+        return BookingResult(
+            outcome=self.outcome,
+            confirmations={
+                step.service: step.confirmation
+                for step in self.steps
+                if step.confirmation is not None
+            },
+            compensations=list(self.compensations),
+            error=self.error,
+        )
+
 
 @dataclass
 class BookingResult:
@@ -84,6 +146,15 @@ class BookingResult:
     """Undo activities that ran, in the order they finished."""
     error: str | None = None
     """Why the booking was rolled back."""
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost message of a chain like ActivityError -> ApplicationError."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return str(error) or type(error).__name__
 
 
 class InvalidBookingInput(ValueError):
