@@ -8,7 +8,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities import BookingActivities, BookingRejected, ServiceUnavailable
-from booking_services import BookingServices
+from simulated_services import BookingServices
 from tests.test_booking_workflow import TRIP
 
 
@@ -25,7 +25,7 @@ async def test_a_booking_run_twice_books_once(
     again = await environment(attempt=2).run(booking_activities.book_car, TRIP)
 
     assert first == again
-    assert [(r.service, r.confirmation, r.status) for r in ledger.reservations()] == [
+    assert [(r.service, r.confirmation, r.state) for r in ledger.reservations()] == [
         ("car", first, "booked")
     ]
 

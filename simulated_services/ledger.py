@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-ReservationStatus = Literal["booked", "cancelled"]
+ReservationState = Literal["booked", "cancelled"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservations (
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS reservations (
     item TEXT NOT NULL,
     customer TEXT NOT NULL,
     confirmation TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('booked', 'cancelled'))
+    state TEXT NOT NULL CHECK (state IN ('booked', 'cancelled'))
 )
 """
 
@@ -40,7 +40,7 @@ class Reservation:
     item: str
     customer: str
     confirmation: str
-    status: ReservationStatus
+    state: ReservationState
 
 
 class ReservationCancelled(Exception):
@@ -70,6 +70,10 @@ class BookingServices:
         # with SIGKILL); only a power cut could lose the last ones, which a simulation allows.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(reservations)")]
+        if "status" in columns:
+            # A ledger written before the column was renamed: keep its reservations.
+            self._db.execute("ALTER TABLE reservations RENAME COLUMN status TO state")
 
     def close(self) -> None:
         with self._lock:
@@ -99,7 +103,7 @@ class BookingServices:
             )
             reservation = self._get(db, key)
         assert reservation is not None
-        if reservation.status == "cancelled":
+        if reservation.state == "cancelled":
             raise ReservationCancelled(f"{service} booking {key} was already undone")
         return reservation
 
@@ -110,10 +114,10 @@ class BookingServices:
             before = self._get(db, key)
             db.execute(
                 "INSERT INTO reservations VALUES (?, ?, ?, '', '', '', 'cancelled')"
-                " ON CONFLICT (idempotency_key) DO UPDATE SET status = 'cancelled'",
+                " ON CONFLICT (idempotency_key) DO UPDATE SET state = 'cancelled'",
                 (key, workflow_id, service),
             )
-        return before if before is not None and before.status == "booked" else None
+        return before if before is not None and before.state == "booked" else None
 
     def reservations(self, workflow_id: str | None = None) -> list[Reservation]:
         """Every row of the ledger, or those of one workflow, cancelled ones included."""
@@ -128,7 +132,7 @@ class BookingServices:
 
     def booked(self, workflow_id: str) -> dict[str, Reservation]:
         """The live reservations of one workflow, by service."""
-        return {r.service: r for r in self.reservations(workflow_id) if r.status == "booked"}
+        return {r.service: r for r in self.reservations(workflow_id) if r.state == "booked"}
 
     def reset(self) -> None:
         with self._transaction() as db:
