@@ -18,9 +18,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import BookingActivities, ServiceSettings
-from booking_services import BookingServices
-from processes import DevServer, venv_binary
+from launcher.processes import DevServer, venv_binary
 from run_worker import build_worker
+from simulated_services import BookingServices
 from tests.servers import running_dev_server
 
 

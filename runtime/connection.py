@@ -8,11 +8,8 @@ dev server, a self-hosted cluster or Temporal Cloud.
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -20,9 +17,10 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 
+from runtime.hints import START_DEV_SERVER
+
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
-START_DEV_SERVER = "temporal server start-dev --ui-port 8080"
 
 
 def connect_config() -> ClientConnectConfig:
@@ -33,8 +31,18 @@ def connect_config() -> ClientConnectConfig:
     return config
 
 
-class TemporalUnreachable(Exception):
-    """No Temporal server answers at the configured address; the message says what to do."""
+class TemporalUnavailable(Exception):
+    """The Temporal server cannot be reached or does not answer in time. The message names
+    the server and says what to do, in one line a presenter can act on."""
+
+    def __init__(self, config: ClientConnectConfig, reason: str) -> None:
+        self.address = str(config.get("target_host"))
+        self.namespace = str(config.get("namespace"))
+        super().__init__(
+            f"Cannot reach the Temporal server at {self.address} (namespace {self.namespace}): "
+            f"{reason}. Start one with `{START_DEV_SERVER}`, or point TEMPORAL_ADDRESS at a "
+            "running server."
+        )
 
 
 async def connect(
@@ -42,33 +50,21 @@ async def connect(
     connect_timeout: timedelta = timedelta(seconds=5),
     **client_options: Any,
 ) -> Client:
-    """Connect, or raise `TemporalUnreachable` with one line a presenter can act on."""
+    """Connect, or raise `TemporalUnavailable`."""
     config = config or connect_config()
     try:
         return await Client.connect(**config, connect_timeout=connect_timeout, **client_options)
     except RuntimeError as error:
-        # The cause (a long transport error) stays on the exception for a debugger; the
-        # presenter gets one line that says what to do.
-        raise TemporalUnreachable(
-            f"Cannot reach the Temporal server at {config['target_host']} "
-            f"(namespace {config['namespace']}). "
-            f"Start one with `{START_DEV_SERVER}`, or set TEMPORAL_ADDRESS."
-        ) from error
-
-
-async def worker_is_polling(
-    client: Client, task_queue: str, rpc_timeout: timedelta = timedelta(seconds=5)
-) -> bool:
-    """Whether a worker has polled `task_queue` for workflow tasks lately (the server keeps
-    listing a worker for a while after it died)."""
-    return len(await task_queue_pollers(client, task_queue, rpc_timeout)) > 0
+        # The cause (a long transport error) stays on the exception for a debugger.
+        raise TemporalUnavailable(config, "nothing answers there") from error
 
 
 async def task_queue_pollers(
     client: Client, task_queue: str, rpc_timeout: timedelta = timedelta(seconds=5)
 ) -> list[str]:
     """The identities (`pid@host` unless a worker sets another) of the workers that polled
-    `task_queue` for workflow tasks lately."""
+    `task_queue` for workflow tasks lately (the server keeps listing a worker for a while
+    after it died)."""
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -78,17 +74,3 @@ async def task_queue_pollers(
         timeout=rpc_timeout,
     )
     return [poller.identity for poller in response.pollers]
-
-
-def exit_without_finalizing(code: int) -> NoReturn:
-    """End the process now, skipping the interpreter's finalization.
-
-    The Temporal client's Rust threads can still hold Python thread states while the
-    interpreter finalizes, which aborts a process that had finished cleanly ("Fatal Python
-    error: PyGILState_Release"; temporalio/sdk-python issue 300). A process that used a
-    client leaves through here, once its output is flushed.
-    """
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

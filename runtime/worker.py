@@ -1,0 +1,180 @@
+"""Everything around the worker that the stage does not need: its command line, its tuning,
+and running it until Ctrl-C.
+
+`run_worker.py` hands `run_worker_command` a function that builds the worker; the benchmark's
+no-op worker hands it another one and gets the same command line and behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+from temporalio.client import Client
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+
+from runtime.connection import TemporalUnavailable, connect, connect_config
+from runtime.process import configure_logging, exit_without_finalizing, stop_requested
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_LEDGER = PROJECT_DIR / "data" / "bookings.sqlite3"
+GRACEFUL_SHUTDOWN = timedelta(seconds=5)
+"""On Ctrl-C, a service call in progress gets this long to finish."""
+
+WorkerFactory = Callable[[Client, argparse.Namespace], Worker]
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How much work one worker process takes on at once; None keeps the SDK's default."""
+
+    max_concurrent_activities: int | None = None
+    max_concurrent_workflow_tasks: int | None = None
+    workflow_task_pollers: int | None = None
+    activity_task_pollers: int | None = None
+    max_cached_workflows: int | None = None
+
+    def worker_options(self) -> dict[str, Any]:
+        """The `Worker` keyword arguments for the options that are set."""
+        options: dict[str, Any] = {
+            "max_concurrent_activities": self.max_concurrent_activities,
+            "max_concurrent_workflow_tasks": self.max_concurrent_workflow_tasks,
+            "max_cached_workflows": self.max_cached_workflows,
+        }
+        if self.workflow_task_pollers is not None:
+            options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
+                self.workflow_task_pollers
+            )
+        if self.activity_task_pollers is not None:
+            options["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
+                self.activity_task_pollers
+            )
+        return {name: value for name, value in options.items() if value is not None}
+
+    def command_line(self) -> list[str]:
+        """The same tuning as `run_worker.py` options, for starting a worker process."""
+        return [
+            f"--{name.replace('_', '-')}={value}"
+            for name, value in asdict(self).items()
+            if value is not None
+        ]
+
+
+def worker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `Worker` keyword arguments every worker of the demo runs with: its tuning from the
+    command line, and a graceful shutdown."""
+    return {
+        "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
+        **tuning_from_args(args).worker_options(),
+    }
+
+
+_TUNING_HELP = {
+    "max_concurrent_activities": "activities this worker runs at once",
+    "max_concurrent_workflow_tasks": "workflow tasks this worker runs at once",
+    "workflow_task_pollers": "most concurrent polls for workflow tasks",
+    "activity_task_pollers": "most concurrent polls for activity tasks",
+    "max_cached_workflows": "workflows kept in memory between their tasks",
+}
+
+
+def tuning_parser() -> argparse.ArgumentParser:
+    """The tuning options, for `run_worker.py` and any tool that starts workers."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("tuning (for benchmarks and the soak tool)")
+    for name, help_text in _TUNING_HELP.items():
+        variable = f"BOOKING_{name.upper()}"
+        group.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_positive_int,
+            # argparse converts a text default with `type`, so a bad variable is refused too.
+            default=os.environ.get(variable),
+            metavar="N",
+            help=f"{help_text} (env {variable}; default: the SDK's)",
+        )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def tuning_from_args(args: argparse.Namespace) -> WorkerTuning:
+    return WorkerTuning(**{name: getattr(args, name) for name in _TUNING_HELP})
+
+
+def services_parser() -> argparse.ArgumentParser:
+    """The simulated services' options, for `run_worker.py` and the demo launcher."""
+    parser = argparse.ArgumentParser(add_help=False)
+    # Text defaults go through `type` too, so a bad environment variable is refused clearly.
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        default=os.environ.get("BOOKING_LEDGER", str(DEFAULT_LEDGER)),
+        metavar="FILE",
+        help="SQLite file of the simulated booking services (env BOOKING_LEDGER)",
+    )
+    parser.add_argument(
+        "--service-latency",
+        type=float,
+        default=os.environ.get("BOOKING_SERVICE_LATENCY_SECONDS", "1.0"),
+        metavar="SECONDS",
+        help="seconds one booking service call takes (env BOOKING_SERVICE_LATENCY_SECONDS)",
+    )
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, description: str | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[services_parser(), tuning_parser()],
+    )
+    return parser.parse_args(argv)
+
+
+async def run_worker(args: argparse.Namespace, make_worker: WorkerFactory) -> None:
+    """Connect, then run the worker `make_worker` builds until Ctrl-C or SIGTERM."""
+    # First: a Ctrl-C while still connecting must stop the worker just as cleanly.
+    stop = stop_requested()
+    config = connect_config()
+    client = await connect(config)
+    async with make_worker(client, args) as worker:
+        logging.info(
+            "Worker polling task queue %r on %s (namespace %s); Ctrl-C stops it",
+            worker.task_queue,
+            config["target_host"],
+            config["namespace"],
+        )
+        try:
+            await stop.wait()
+        finally:
+            logging.info("Stopping: finishing the service calls in progress")
+    logging.info("Worker stopped")
+
+
+def run_until_stopped(make_worker: WorkerFactory, description: str | None = None) -> NoReturn:
+    """A worker process's whole life: its options, logging, the worker `make_worker` builds
+    until Ctrl-C or SIGTERM (exit status 0), or one line and exit status 1 when no server
+    answers."""
+    args = parse_args(description=description)
+    configure_logging()
+    status = 0
+    try:
+        asyncio.run(run_worker(args, make_worker))
+    except TemporalUnavailable as error:
+        print(error, file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        logging.info("Worker stopped")
+    exit_without_finalizing(status)

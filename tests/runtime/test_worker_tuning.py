@@ -1,0 +1,73 @@
+"""Worker tuning comes from run_worker.py's options or their environment variables."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import PollerBehaviorSimpleMaximum
+
+from activities import BookingActivities
+from run_worker import build_worker
+from runtime.worker import WorkerTuning, parse_args, tuning_from_args, worker_options
+
+
+async def test_options_reach_the_worker(
+    client: Client, booking_activities: BookingActivities
+) -> None:
+    args = parse_args(
+        [
+            "--max-concurrent-activities=7",
+            "--max-concurrent-workflow-tasks=9",
+            "--workflow-task-pollers=3",
+            "--activity-task-pollers=4",
+            "--max-cached-workflows=50",
+        ]
+    )
+    worker = build_worker(client, booking_activities, **worker_options(args))
+
+    config = worker.config()
+    assert config.get("max_concurrent_activities") == 7
+    assert config.get("max_concurrent_workflow_tasks") == 9
+    assert config.get("workflow_task_poller_behavior") == PollerBehaviorSimpleMaximum(3)
+    assert config.get("activity_task_poller_behavior") == PollerBehaviorSimpleMaximum(4)
+    assert config.get("max_cached_workflows") == 50
+
+
+def test_environment_variables_are_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOOKING_MAX_CONCURRENT_ACTIVITIES", "12")
+    monkeypatch.setenv("BOOKING_WORKFLOW_TASK_POLLERS", "2")
+
+    assert tuning_from_args(parse_args([])) == WorkerTuning(
+        max_concurrent_activities=12, workflow_task_pollers=2
+    )
+    assert tuning_from_args(parse_args(["--workflow-task-pollers", "6"])).workflow_task_pollers == 6
+
+
+async def test_unset_options_keep_the_sdk_defaults(
+    client: Client, booking_activities: BookingActivities
+) -> None:
+    assert tuning_from_args(parse_args([])) == WorkerTuning()
+    assert WorkerTuning().worker_options() == {}
+    default_worker = build_worker(client, booking_activities, task_queue="q")
+    assert default_worker.config().get("max_cached_workflows") == 1000
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+def test_a_bad_value_is_refused_with_its_option_named(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args([f"--max-concurrent-activities={value}"])
+    assert exit_info.value.code == 2
+    assert "--max-concurrent-activities: must be a whole number of at least 1" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv("BOOKING_ACTIVITY_TASK_POLLERS", value)
+    with pytest.raises(SystemExit):
+        parse_args([])
+
+
+def test_a_worker_process_gets_the_same_tuning_on_its_command_line() -> None:
+    tuning = WorkerTuning(max_concurrent_activities=5, workflow_task_pollers=2)
+    assert tuning.command_line() == ["--max-concurrent-activities=5", "--workflow-task-pollers=2"]
+    assert tuning_from_args(parse_args(tuning.command_line())) == tuning
