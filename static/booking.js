@@ -7,7 +7,7 @@
   if (!live) {
     return;
   }
-  const statusUrl = live.dataset.statusUrl;
+  const liveViewUrl = live.dataset.liveViewUrl;
   const POLL_MS = 400; // at least twice a second
   const SLOW_POLL_MS = 2000; // when the run has ended but no worker told us its last state
   const REQUEST_TIMEOUT_MS = 6000;
@@ -24,10 +24,10 @@
   function renderStep(step) {
     const item = document.getElementById("step-" + step.service);
     // "unknown": the worker could not be asked; keep showing what it last said.
-    if (!item || (step.state === "unknown" && !item.classList.contains("state-unknown"))) {
+    if (!item || (step.badge === "unknown" && !item.classList.contains("state-unknown"))) {
       return;
     }
-    item.className = "step state-" + step.state;
+    item.className = "step state-" + step.badge;
     item.querySelector(".step-item").textContent = step.item;
     item.querySelector(".step-state").textContent = step.label;
     item.querySelector(".step-detail").textContent = step.detail;
@@ -54,7 +54,7 @@
     show(document.getElementById("notice"), view.notice);
     view.steps.forEach(renderStep);
     renderUndoOrder(view.undo_order);
-    live.dataset.runStatus = view.run_status;
+    live.dataset.execution = view.execution;
     live.dataset.outcome = view.outcome || "";
     live.dataset.finished = view.finished ? "true" : "false";
   }
@@ -65,7 +65,7 @@
     const controller = new AbortController();
     const timer = setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
     try {
-      const response = await fetch(statusUrl, {
+      const response = await fetch(liveViewUrl, {
         cache: "no-store",
         headers: { Accept: "application/json" },
         signal: controller.signal,

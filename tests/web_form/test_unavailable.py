@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from processes import DevServer
+from launcher.processes import DevServer
 from run_workflow import create_app
 from tests.sync_bridge import run_async
-from tests.web.conftest import app_config
-from tests.web.helpers import TRIP, frozen_server, submit
+from tests.web_form.conftest import app_config
+from tests.web_form.helpers import TRIP, frozen_server, submit
 
 
 def test_a_server_that_accepts_but_never_answers_gives_503_within_5_seconds() -> None:

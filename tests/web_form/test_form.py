@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from processes import free_port
+from launcher.ports import free_port
 from run_workflow import create_app
 from shared import BookingInput, BookingResult
-from tests.web.conftest import app_config
-from tests.web.helpers import TRIP, PageParts, fresh_form, submit, workflow_id_of
+from tests.web_form.conftest import app_config
+from tests.web_form.helpers import TRIP, PageParts, fresh_form, submit, workflow_id_of
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ async def test_the_status_follows_a_rollback_to_the_end(http: FlaskClient) -> No
         await asyncio.sleep(0.05)
 
     final = seen[-1]
-    assert final["run_status"] == "completed"
+    assert final["execution"] == "completed"
     assert final["outcome"] == "rolled_back"
     assert final["headline"] == "Rolled back: nothing is booked"
     assert final["undo_order"] == ["flight", "hotel", "car"]

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from processes import free_port
+from launcher.ports import free_port
 from shared import WORKFLOW_TYPE
 from tests.sync_bridge import run_async
 

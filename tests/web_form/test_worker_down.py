@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from processes import DevServer, WorkerProcess
+from launcher.processes import DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
 from tests.servers import running_dev_server
 from tests.sync_bridge import run_async
-from tests.web.conftest import app_config, wait_for_worker
-from tests.web.helpers import TRIP, submit, workflow_id_of
+from tests.web_form.conftest import app_config
+from tests.web_form.helpers import TRIP, submit, workflow_id_of
 
 pytestmark = pytest.mark.real_server
 
@@ -43,12 +43,14 @@ def status_until(
 def test_a_killed_worker_is_reported_with_how_to_start_one(
     own_server: DevServer, tmp_path: Path
 ) -> None:
-    worker = WorkerProcess(own_server.address, tmp_path / "ledger.sqlite3", 0.1)
+    worker = WorkerProcess(
+        address=own_server.address, ledger=tmp_path / "ledger.sqlite3", service_latency_seconds=0.1
+    )
     worker.start()
     app = create_app(app_config(own_server.address, TASK_QUEUE))
     http = app.test_client()
     try:
-        run_async(lambda: wait_for_worker(worker, own_server.address))
+        run_async(worker.wait_until_ready)
         workflow_id = workflow_id_of(submit(http, {**TRIP, "network_delay_seconds": "3"}))
         car_booked = status_until(http, workflow_id, lambda view: view["steps"][0]["confirmation"])
         assert car_booked["steps"][0]["state"] == "booked"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client
 from werkzeug.datastructures import MultiDict
 
-from processes import DevServer
+from launcher.processes import DevServer
 from shared import (
     FAIL_AT_CHOICES,
     MAX_COMPENSATION_FAILURES,
@@ -31,8 +31,8 @@ from shared import (
     validate_booking_input,
 )
 from tests.sync_bridge import run_async
-from tests.web.examples import count_example
-from tests.web.helpers import fresh_form, settled_booking_count, workflow_id_of
+from tests.web_form.examples import count_example
+from tests.web_form.helpers import fresh_form, settled_booking_count, workflow_id_of
 
 FIELDS = tuple(asdict(BookingInput("-", "-", "-", "-")))
 TEXT_FIELDS = ("name", "car", "hotel", "flight")

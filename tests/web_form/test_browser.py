@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, expect
 
-from processes import DevServer
+from launcher.processes import DevServer
 from run_workflow import create_app
-from tests.web.conftest import app_config
-from tests.web.helpers import serving
+from tests.web_form.conftest import app_config
+from tests.web_form.helpers import serving
 
 pytestmark = [pytest.mark.real_server, pytest.mark.browser]
 

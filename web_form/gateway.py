@@ -7,7 +7,7 @@ with `asyncio.run_coroutine_threadsafe(...).result(timeout=...)`.
 
 Every call is bounded three times: a short client `RetryConfig`, an `rpc_timeout` on each
 call (`RPC_TIMEOUT`), and an outer timeout here. So a server that is down, frozen or
-unreachable gives a `TemporalUnavailable` within seconds, never a hung request.
+unreachable raises `TemporalUnavailable` within seconds, never a hung request.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from temporalio.client import Client
 from temporalio.envconfig import ClientConnectConfig
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
-from temporal_connection import START_DEV_SERVER, TemporalUnreachable, connect
+from runtime.connection import TemporalUnavailable, connect
 
 log = logging.getLogger("booking.web")
 
@@ -54,10 +54,6 @@ _SERVER_TROUBLE = {
 }
 
 
-class TemporalUnavailable(Exception):
-    """The Temporal server did not answer in time; the message names it and says what to do."""
-
-
 class TemporalGateway:
     """The app's one Temporal client, on one asyncio loop in a daemon thread."""
 
@@ -82,13 +78,6 @@ class TemporalGateway:
     def namespace(self) -> str:
         return str(self.config.get("namespace"))
 
-    def unavailable(self, what_happened: str) -> TemporalUnavailable:
-        return TemporalUnavailable(
-            f"The Temporal server at {self.address} (namespace {self.namespace}) "
-            f"{what_happened}. Start one with `{START_DEV_SERVER}`, "
-            "or point TEMPORAL_ADDRESS at a running server, then try again."
-        )
-
     def connect(self) -> None:
         """Connect now (the app does at start), or raise `TemporalUnavailable`."""
         self.call(lambda client: asyncio.sleep(0))
@@ -100,8 +89,8 @@ class TemporalGateway:
             return future.result(timeout=self.call_timeout_seconds)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise self.unavailable(
-                f"did not answer within {self.call_timeout_seconds:g} seconds"
+            raise TemporalUnavailable(
+                self.config, f"it did not answer within {self.call_timeout_seconds:g} seconds"
             ) from None
 
     async def _with_client(self, work: Callable[[Client], Awaitable[T]]) -> T:
@@ -110,7 +99,9 @@ class TemporalGateway:
             return await work(client)
         except RPCError as error:
             if error.status in _SERVER_TROUBLE:
-                raise self.unavailable(f"did not answer ({error.message})") from error
+                raise TemporalUnavailable(
+                    self.config, f"it did not answer ({error.message})"
+                ) from error
             raise
 
     async def _client_connected(self) -> Client:
@@ -118,12 +109,9 @@ class TemporalGateway:
         # Only a failed first connection is tried again, on the next call.
         async with self._connecting:
             if self._client is None:
-                try:
-                    self._client = await connect(
-                        self.config, connect_timeout=CONNECT_TIMEOUT, retry_config=CLIENT_RETRY
-                    )
-                except TemporalUnreachable as error:
-                    raise self.unavailable("cannot be reached") from error
+                self._client = await connect(
+                    self.config, connect_timeout=CONNECT_TIMEOUT, retry_config=CLIENT_RETRY
+                )
                 log.info("Connected to Temporal at %s (%s)", self.address, self.namespace)
             return self._client
 

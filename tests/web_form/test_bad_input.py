@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from processes import DevServer
-from tests.web.helpers import TRIP, fresh_form, settled_booking_count, submit, workflow_id_of
+from launcher.processes import DevServer
+from tests.web_form.helpers import TRIP, fresh_form, settled_booking_count, submit, workflow_id_of
 
 INVALID_FIELDS = [
     ("name", "", "Name is required."),

@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from temporalio.client import Client
 
-from processes import PROJECT_DIR, DevServer, WorkerProcess
+from launcher.processes import PROJECT_DIR, DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
 from tests.sync_bridge import run_async
-from tests.web.examples import EXAMPLES_TRIED
-from tests.web.helpers import serving
+from tests.web_form.examples import EXAMPLES_TRIED
+from tests.web_form.helpers import serving
 
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -91,18 +90,17 @@ def worker_process(
     folder = tmp_path_factory.mktemp("worker")
     with (folder / "worker.log").open("wb") as log:
         worker = WorkerProcess(
-            dev_server.address, folder / "ledger.sqlite3", service_latency_seconds=0.2, log=log
+            address=dev_server.address,
+            ledger=folder / "ledger.sqlite3",
+            service_latency_seconds=0.2,
+            log=log,
         )
         worker.start()
         try:
-            run_async(lambda: wait_for_worker(worker, dev_server.address))
+            run_async(worker.wait_until_ready)
             yield worker
         finally:
             worker.stop()
-
-
-async def wait_for_worker(worker: WorkerProcess, address: str) -> None:
-    await worker.wait_until_polling(await Client.connect(address), TASK_QUEUE)
 
 
 def app_config(address: str, task_queue: str, **overrides: Any) -> dict[str, Any]:

@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from processes import DevServer, WebFormProcess, free_port
-from run_workflow import create_app, parse_args
-from tests.web.conftest import app_config
-from tests.web.helpers import TRIP, PageParts, submit, workflow_id_of
-from web_security import SECRET_KEY_ENV
+from launcher.ports import free_port
+from launcher.processes import DevServer, WebFormProcess
+from run_workflow import create_app
+from tests.sync_bridge import run_async
+from tests.web_form.conftest import app_config
+from tests.web_form.helpers import TRIP, PageParts, submit, workflow_id_of
+from web_form.options import parse_args
+from web_form.security import SECRET_KEY_ENV
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -31,10 +34,10 @@ def test_run_workflow_py_listens_on_loopback_only_with_debug_off(
 ) -> None:
     log_path = tmp_path / "web.log"
     with log_path.open("wb") as log:
-        web = WebFormProcess(dev_server.address, log=log)
+        web = WebFormProcess(address=dev_server.address, log=log)
         web.start()
         try:
-            web.wait_until_ready()
+            run_async(web.wait_until_ready)
             listening = listening_addresses(web.port)
         finally:
             web.stop()

@@ -1,0 +1,344 @@
+"""The live page's data: the workflow's `status` query, told with the server's retry details.
+
+The query says what the saga is doing (booking the hotel); the server's description of the
+run adds what the workflow cannot know while Temporal retries an activity for it: the
+attempt number and the last error. `LiveView` combines both; the page's first render and
+its script (as JSON) show the same object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from book_workflow import BookingWorkflow
+from runtime.connection import task_queue_pollers
+from runtime.hints import START_WORKER
+from shared import BookingInput, BookingStatus, Service, StepState, StepStatus, service_of_activity
+from web_form.gateway import RPC_TIMEOUT, TemporalGateway
+
+Badge = StepState | Literal["retrying", "unknown"]
+"""How a step looks: its state, or `retrying` while Temporal retries it, or `unknown` when no
+worker answered the query."""
+
+BADGE_LABELS: dict[str, str] = {
+    "unknown": "No answer",
+    "waiting": "Waiting",
+    "skipped": "Not attempted",
+    "booking": "Booking…",
+    "booked": "Booked",
+    "failed": "Failed, undone",
+    "compensating": "Undoing…",
+    "undone": "Undone",
+}
+
+Tone = Literal["booked", "rolled_back", "cancelled", "rolling_back", "running", "failed"]
+"""The headline's colour."""
+
+
+@dataclass(frozen=True)
+class PendingActivity:
+    """An activity the server is running or about to retry, as `describe()` reports it."""
+
+    service: Service
+    attempt: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One booking of the saga as the page shows it."""
+
+    service: Service
+    item: str
+    state: StepState | Literal["unknown"]
+    """The query's state, as the workflow tells it; `unknown` when no worker answered."""
+    badge: Badge
+    label: str
+    detail: str
+    """The one line under the step that says what is going on with it."""
+    confirmation: str | None
+    attempt: int | None
+    """The attempt the server runs or retries now, if an activity of this step is pending."""
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """Everything the live page shows about one booking."""
+
+    workflow_id: str
+    summary: str | None
+    execution: str
+    """The run's execution status in Temporal: running, completed, failed, canceled, ..."""
+    answered: bool
+    """Whether a worker answered the status query; if not, the steps' states are unknown."""
+    steps: list[StepView]
+    undo_order: list[Service]
+    outcome: str | None
+    error: str | None
+    why: str | None
+    """Why the saga rolled back, unless the failed step already says it."""
+    headline: str
+    tone: Tone
+    worker_polling: bool | None
+    """Whether a worker polls the task queue; None where the server cannot tell."""
+    notice: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.execution != "running"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "finished": self.finished}
+
+
+def temporal_ui_link(ui_base_url: str, namespace: str, workflow_id: str) -> str:
+    """This run's page in the Temporal UI."""
+    return (
+        f"{ui_base_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}"
+        f"/workflows/{quote(workflow_id, safe='')}"
+    )
+
+
+def live_view(
+    workflow_id: str,
+    execution: str,
+    status: BookingStatus,
+    pending: list[PendingActivity],
+    *,
+    answered: bool = True,
+    worker_polling: bool | None = True,
+    task_queue: str = "",
+    query_problem: str | None = None,
+    summary: str | None = None,
+) -> LiveView:
+    """The view of one booking. Unless `answered`, `status` only names the items (no worker
+    could be asked) and each step's state is unknown."""
+    running = execution == "running"
+    notice = None
+    if running and worker_polling is False:
+        notice = (
+            f"No worker is polling the task queue “{task_queue}”, so nothing moves. "
+            f"Start one in a terminal: {START_WORKER}"
+        )
+    elif query_problem is not None:
+        notice = f"{query_problem} Is it running? Start one in a terminal: {START_WORKER}"
+    steps = [_step_view(step, pending, answered) for step in status.steps]
+    return LiveView(
+        workflow_id=workflow_id,
+        summary=summary,
+        execution=execution,
+        answered=answered,
+        steps=steps,
+        undo_order=status.undo_order,
+        outcome=status.outcome,
+        error=status.error,
+        why=None if any(step.last_error == status.error for step in steps) else status.error,
+        headline=_headline(execution, status),
+        tone=_tone(running, status),
+        worker_polling=worker_polling,
+        notice=notice,
+    )
+
+
+def _step_view(step: StepStatus, pending: list[PendingActivity], answered: bool) -> StepView:
+    state: StepState | Literal["unknown"] = step.state if answered else "unknown"
+    activity = next((activity for activity in pending if activity.service == step.service), None)
+    attempt = activity.attempt if activity is not None else None
+    retried = activity is not None and activity.attempt > 1
+    last_error = activity.last_error if activity is not None and retried else step.last_error
+    badge: Badge = "retrying" if state == "booking" and retried else state
+    label = f"Retrying: attempt {attempt}" if badge == "retrying" else BADGE_LABELS[badge]
+    return StepView(
+        service=step.service,
+        item=step.item,
+        state=state,
+        badge=badge,
+        label=label,
+        detail=_detail(badge, step.confirmation, attempt if retried else None, last_error),
+        confirmation=step.confirmation,
+        attempt=attempt,
+        last_error=last_error,
+    )
+
+
+def _detail(
+    badge: Badge, confirmation: str | None, retried_attempt: int | None, last_error: str | None
+) -> str:
+    if badge == "retrying":
+        return f"Last error: {last_error}"
+    if badge == "booked":
+        return f"Confirmation {confirmation}"
+    if badge == "failed":
+        return f"Error: {last_error}"
+    if badge == "compensating" and retried_attempt is not None:
+        return f"Undo attempt {retried_attempt}, retried by Temporal. Last error: {last_error}"
+    if badge == "undone":
+        return f"Reservation {confirmation} cancelled"
+    return ""
+
+
+def _tone(running: bool, status: BookingStatus) -> Tone:
+    if status.outcome is not None:
+        return status.outcome
+    if not running:
+        return "failed"
+    return "rolling_back" if status.error is not None else "running"
+
+
+def _headline(execution: str, status: BookingStatus) -> str:
+    if status.outcome == "booked":
+        return "Booked: car, hotel and flight"
+    if status.outcome == "rolled_back":
+        return "Rolled back: nothing is booked"
+    if status.outcome == "cancelled":
+        return "Cancelled: everything booked was undone"
+    if execution == "running":
+        return "Rolling back…" if status.error is not None else "Booking in progress…"
+    return f"The workflow ended: {execution.replace('_', ' ')}"
+
+
+class WorkflowNotFound(LookupError):
+    pass
+
+
+class LiveViews:
+    """Each booking's live view, asked of the server and the worker through the app's one
+    Temporal client. A finished run never changes, and asking a worker about one replays its
+    whole history: its last view is kept instead (up to `keep` runs)."""
+
+    def __init__(self, gateway: TemporalGateway, task_queue: str, keep: int = 1000) -> None:
+        self.gateway = gateway
+        self.task_queue = task_queue
+        self.keep = keep
+        # Only the gateway's loop thread touches this: every fetch runs there.
+        self._finished: OrderedDict[str, tuple[str, LiveView]] = OrderedDict()
+
+    def view(self, workflow_id: str) -> LiveView:
+        """The booking's view now; raise `WorkflowNotFound` or `TemporalUnavailable`."""
+        return self.gateway.call(lambda client: self._fetch(client, workflow_id))
+
+    async def _fetch(self, client: Client, workflow_id: str) -> LiveView:
+        """The three questions go out at once; the query is dropped as soon as the server
+        says that no worker polls (it could only wait for its timeout)."""
+        handle = client.get_workflow_handle(workflow_id)
+        remembered = self._finished.get(workflow_id)
+        if remembered is not None:
+            run_id, view = remembered
+            if (await _describe(handle)).run_id == run_id:
+                return view
+        query = asyncio.ensure_future(_query_status(handle))
+        try:
+            description, polling = await asyncio.gather(
+                _describe(handle),
+                _worker_polling(client, self.task_queue),
+                return_exceptions=True,
+            )
+            if isinstance(description, BaseException):
+                raise description
+            if isinstance(polling, BaseException):
+                raise polling
+            status, query_problem = (None, None) if polling is False else await query
+        finally:
+            query.cancel()
+        view = live_view(
+            workflow_id,
+            _execution(description),
+            status or await _waiting_status(client, workflow_id),
+            _pending_activities(description),
+            answered=status is not None,
+            worker_polling=polling,
+            task_queue=self.task_queue,
+            query_problem=query_problem,
+            summary=await description.static_summary(),
+        )
+        if view.finished and view.answered:
+            self._remember(workflow_id, description.run_id, view)
+        return view
+
+    def _remember(self, workflow_id: str, run_id: str, view: LiveView) -> None:
+        self._finished[workflow_id] = (run_id, view)
+        while len(self._finished) > self.keep:
+            self._finished.popitem(last=False)
+
+
+async def _describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    try:
+        return await handle.describe(rpc_timeout=RPC_TIMEOUT)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowNotFound(handle.id) from error
+        raise
+
+
+async def _query_status(
+    handle: WorkflowHandle[Any, Any],
+) -> tuple[BookingStatus | None, str | None]:
+    """The saga's status from the worker, or why there is none."""
+    try:
+        return await handle.query(BookingWorkflow.status, rpc_timeout=RPC_TIMEOUT), None
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None, None  # describe says so too, and that is what the view reports
+        # Whether the server itself answers is for describe(), asked at the same time, to
+        # tell; a query that fails alone means the worker did not answer it.
+        seconds = RPC_TIMEOUT.total_seconds()
+        return None, f"No worker answered the status query within {seconds:g} seconds."
+    except WorkflowQueryFailedError as error:
+        return None, f"The worker could not answer the status query ({error.message})."
+
+
+async def _waiting_status(client: Client, workflow_id: str) -> BookingStatus:
+    """The steps named from the workflow's input, read from its first history event."""
+    events = client.get_workflow_handle(workflow_id).fetch_history_events(
+        page_size=1, rpc_timeout=RPC_TIMEOUT
+    )
+    async for event in events:
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [booking] = await client.data_converter.decode(list(payloads), [BookingInput])
+        assert isinstance(booking, BookingInput)
+        return BookingStatus.waiting(booking)
+    raise WorkflowNotFound(workflow_id)
+
+
+async def _worker_polling(client: Client, task_queue: str) -> bool | None:
+    """None when the server cannot tell (the time-skipping test server cannot)."""
+    try:
+        return bool(await task_queue_pollers(client, task_queue, rpc_timeout=RPC_TIMEOUT))
+    except RPCError as error:
+        if error.status == RPCStatusCode.UNIMPLEMENTED:
+            return None
+        raise
+
+
+def _execution(description: WorkflowExecutionDescription) -> str:
+    return execution_name(description.status)
+
+
+def execution_name(status: WorkflowExecutionStatus | None) -> str:
+    """A run's execution status as the page says it: running, completed, timed_out, ..."""
+    return (status or WorkflowExecutionStatus.RUNNING).name.lower()
+
+
+def _pending_activities(description: WorkflowExecutionDescription) -> list[PendingActivity]:
+    pending = []
+    for activity in description.raw_description.pending_activities:
+        service = service_of_activity(activity.activity_type.name)
+        if service is not None:
+            pending.append(
+                PendingActivity(service, activity.attempt, activity.last_failure.message or None)
+            )
+    return pending
