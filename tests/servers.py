@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from processes import DevServer
+from launcher.processes import DevServer
 from tests.sync_bridge import run_async
 
 

@@ -18,9 +18,9 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
 from book_workflow import BookingWorkflow
-from booking_services import BookingServices
-from processes import DevServer, WorkerProcess
+from launcher.processes import DevServer, WorkerProcess
 from shared import TASK_QUEUE, BookingInput, BookingResult, new_workflow_id
+from simulated_services import BookingServices
 from tests.history import activity_runs
 
 pytestmark = pytest.mark.real_server
@@ -49,7 +49,7 @@ def assert_booked_once_each(
 ) -> None:
     rows = ledger.reservations(workflow_id)
     assert sorted(row.service for row in rows) == ["car", "flight", "hotel"]
-    assert all(row.status == "booked" for row in rows)
+    assert all(row.state == "booked" for row in rows)
     assert {row.service: row.confirmation for row in rows} == result.confirmations
 
 
@@ -60,14 +60,14 @@ async def test_worker_killed_mid_booking_carries_on_with_no_double_booking(
     server.start()
     ledger = BookingServices(tmp_path / "ledger.sqlite3")
     first = WorkerProcess(
-        server.address,
-        ledger.ledger_path,
+        address=server.address,
+        ledger=ledger.ledger_path,
         service_latency_seconds=1.5,
         log=log("first-worker"),
     )
     second = WorkerProcess(
-        server.address,
-        ledger.ledger_path,
+        address=server.address,
+        ledger=ledger.ledger_path,
         service_latency_seconds=1.5,
         log=log("second-worker"),
     )
@@ -75,7 +75,7 @@ async def test_worker_killed_mid_booking_carries_on_with_no_double_booking(
         await server.wait_until_ready()
         client = await Client.connect(server.address)
         first.start()
-        await first.wait_until_polling(client)
+        await first.wait_until_ready()
         handle: WorkflowHandle[BookingWorkflow, BookingResult] = await client.start_workflow(
             BookingWorkflow.run,
             replace(TRIP, network_delay_seconds=0.5),
@@ -120,8 +120,8 @@ async def test_dev_server_killed_mid_saga_with_persisted_data_carries_on(
     restarted = DevServer(port=server.port, db_filename=database, log=log("restarted-server"))
     ledger = BookingServices(tmp_path / "ledger.sqlite3")
     worker = WorkerProcess(
-        server.address,
-        ledger.ledger_path,
+        address=server.address,
+        ledger=ledger.ledger_path,
         service_latency_seconds=0.5,
         log=log("worker"),
     )
@@ -130,7 +130,7 @@ async def test_dev_server_killed_mid_saga_with_persisted_data_carries_on(
         await server.wait_until_ready()
         client = await Client.connect(server.address)
         worker.start()
-        await worker.wait_until_polling(client)
+        await worker.wait_until_ready()
         handle: WorkflowHandle[BookingWorkflow, BookingResult] = await client.start_workflow(
             BookingWorkflow.run,
             replace(TRIP, network_delay_seconds=2),

@@ -1,0 +1,263 @@
+"""The one-command demo launcher, with real processes on free ports: it starts the parts, waits
+until each answers, obeys `kill`/`start`, and leaves no process behind when it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from temporalio.client import Client
+
+from book_workflow import BookingWorkflow
+from launcher.options import DemoPorts
+from launcher.processes import PROJECT_DIR, DevServer
+from runtime.connection import task_queue_pollers
+from shared import TASK_QUEUE, BookingInput, new_workflow_id
+from simulated_services import BookingServices
+
+pytestmark = pytest.mark.real_server
+
+
+class Launcher:
+    """`python run_demo.py ...` in its own process group, as a terminal would run it."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(PROJECT_DIR / "run_demo.py"), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._new_lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in iter(self.process.stdout.readline, b""):
+            self._new_lines.put(raw.decode(errors="replace").rstrip("\n"))
+
+    def wait_for_line(self, text: str, within_seconds: float = 30.0) -> str:
+        deadline = time.monotonic() + within_seconds
+        while time.monotonic() < deadline:
+            try:
+                line = self._new_lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None and self._new_lines.empty():
+                    break
+                continue
+            self.lines.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r}; output so far:\n" + "\n".join(self.lines))
+
+    def type(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def press_ctrl_c(self) -> None:
+        """SIGINT to the launcher's process group: what Ctrl-C in its terminal does."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def wait_for_exit(self, within_seconds: float = 30.0) -> int:
+        returncode = self.process.wait(within_seconds)
+        # Drain what it printed last, for the assertions' messages.
+        while not self._new_lines.empty():
+            self.lines.append(self._new_lines.get())
+        return returncode
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            for child in self.descendants():
+                child.kill()
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def launchers() -> Iterator[list[Launcher]]:
+    """Whatever a test starts is killed at the end, even when the test fails half way."""
+    started: list[Launcher] = []
+    yield started
+    for launcher in started:
+        launcher.kill()
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def answers_200(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        status: int = response.status
+        return status == 200
+
+
+def port_args() -> tuple[list[str], DemoPorts]:
+    ports = DemoPorts.free()
+    return ports.options(), ports
+
+
+def assert_all_gone(processes: list[psutil.Process], launcher: Launcher) -> None:
+    left = [process for process in processes if not gone(process)]
+    assert left == [], "left behind:\n" + "\n".join(launcher.lines)
+
+
+async def test_server_and_worker_come_back_after_kill_and_start_and_nothing_is_left_on_ctrl_c(
+    launchers: list[Launcher], tmp_path: Path
+) -> None:
+    ledger = BookingServices(tmp_path / "ledger.sqlite3")
+    ledger.reserve("booking-from-yesterday", "car", "Old car", "Someone")
+    args, ports = port_args()
+    launcher = Launcher(
+        "--only",
+        "server",
+        "worker",
+        "--ledger",
+        str(ledger.ledger_path),
+        "--reset-ledger",
+        "--service-latency",
+        "0",
+        "--db-filename",
+        str(tmp_path / "data" / "temporal.sqlite3"),
+        *args,
+    )
+    launchers.append(launcher)
+
+    launcher.wait_for_line("Ready in")
+    assert ledger.reservations() == [], "--reset-ledger empties the ledger"
+    assert answers_200(f"http://127.0.0.1:{ports.ui}/")
+    client = await Client.connect(f"127.0.0.1:{ports.server}")
+    worker_line = launcher.wait_for_line("polls task queue")
+    first_worker_pid = int(worker_line.split("pid ")[1].split()[0])
+    assert any(
+        identity.startswith(f"{first_worker_pid}@")
+        for identity in await task_queue_pollers(client, TASK_QUEUE)
+    )
+    started_processes = launcher.descendants()
+    assert len(started_processes) >= 2, "the server and the worker run as the launcher's children"
+
+    launcher.type("kill worker")
+    launcher.wait_for_line("worker was killed by SIGKILL")
+    assert not psutil.pid_exists(first_worker_pid) or gone(psutil.Process(first_worker_pid))
+    launcher.type("start worker")
+    launcher.wait_for_line("worker is back")
+    launcher.type("kill server")
+    launcher.wait_for_line("server was killed by SIGKILL")
+    launcher.type("start server")
+    launcher.wait_for_line("server is back")
+    assert (tmp_path / "data" / "temporal.sqlite3").exists()
+    started_processes += launcher.descendants()
+    handle = await client.start_workflow(
+        BookingWorkflow.run,
+        BookingInput("Grace Hopper", "Jeep", "Hilton", "UA 1", network_delay_seconds=0),
+        id=new_workflow_id("Grace Hopper"),
+        task_queue=TASK_QUEUE,
+    )
+    result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result.outcome == "booked", "the restarted worker does the work"
+    launcher.type("ledger")
+    for service in ("car", "hotel", "flight"):
+        line = launcher.wait_for_line(result.confirmations[service])
+        assert handle.id in line
+        assert service in line
+
+    launcher.press_ctrl_c()
+    assert launcher.wait_for_exit() == 0
+    assert_all_gone(started_processes, launcher)
+    assert "Stopped" in launcher.lines[-1]
+
+
+def test_starts_all_three_parts_and_stops_them_on_ctrl_c(
+    launchers: list[Launcher], tmp_path: Path
+) -> None:
+    args, ports = port_args()
+    launcher = Launcher("--ledger", str(tmp_path / "ledger.sqlite3"), *args)
+    launchers.append(launcher)
+
+    launcher.wait_for_line("Ready in")
+    assert answers_200(f"http://127.0.0.1:{ports.form}/")
+    assert answers_200(f"http://127.0.0.1:{ports.ui}/")
+    started_processes = launcher.descendants()
+    assert len(started_processes) >= 3
+
+    launcher.press_ctrl_c()
+    assert launcher.wait_for_exit() == 0
+    assert_all_gone(started_processes, launcher)
+
+
+async def test_worker_alone_uses_the_server_from_the_environment_and_stops_on_sigterm(
+    launchers: list[Launcher], tmp_path: Path
+) -> None:
+    server = DevServer()
+    server.start()
+    try:
+        await server.wait_until_ready()
+        launcher = Launcher(
+            "--only",
+            "worker",
+            "--ledger",
+            str(tmp_path / "ledger.sqlite3"),
+            "--service-latency",
+            "0",
+            env={"TEMPORAL_ADDRESS": server.address},
+        )
+        launchers.append(launcher)
+        launcher.wait_for_line("Ready in")
+        launcher.wait_for_line(f"Temporal server   {server.address}")
+        started_processes = launcher.descendants()
+
+        client = await Client.connect(server.address)
+        handle = await client.start_workflow(
+            BookingWorkflow.run,
+            BookingInput("Alan Turing", "Mini", "Savoy", "BA 2", network_delay_seconds=0),
+            id=new_workflow_id("Alan Turing"),
+            task_queue=TASK_QUEUE,
+        )
+        assert (await asyncio.wait_for(handle.result(), timeout=30)).outcome == "booked"
+
+        launcher.process.send_signal(signal.SIGTERM)
+        assert launcher.wait_for_exit() == 0
+        assert_all_gone(started_processes, launcher)
+        assert server.process is not None
+        assert server.process.poll() is None, "a server it did not start, it leaves running"
+    finally:
+        server.stop()
+
+
+def test_a_port_in_use_names_the_port_and_its_holder(
+    launchers: list[Launcher], tmp_path: Path
+) -> None:
+    args, ports = port_args()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports.ui))
+        holder.listen()
+        launcher = Launcher("--only", "server", "worker", *args)
+        launchers.append(launcher)
+
+        line = launcher.wait_for_line("already in use")
+        assert launcher.wait_for_exit() == 2
+    assert f"Port {ports.ui} (Temporal Web UI)" in line
+    assert f"pid {os.getpid()}" in line, "it names the process holding the port"
+    assert "--ui-port" in line, "and says how to choose another port"
