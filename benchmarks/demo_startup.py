@@ -27,12 +27,12 @@ import psutil
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from processes import answers_200, free_port
-from temporal_connection import exit_without_finalizing
+from launcher.options import DemoPorts
+from launcher.processes import answers_200
+from runtime.process import exit_without_finalizing
 
 # This checkout, whichever one the installed modules come from.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-HAS_WEB_FORM = (PROJECT_DIR / "run_workflow.py").exists()
 GIVE_UP_AFTER_SECONDS = 60.0
 
 
@@ -73,19 +73,8 @@ def start(command: list[str]) -> subprocess.Popen[bytes]:
 
 
 async def one_run(via_make: bool, folder: str) -> dict[str, float]:
-    ports = {"server": free_port(), "ui": free_port(), "form": free_port()}
-    options = [
-        "--server-port",
-        str(ports["server"]),
-        "--ui-port",
-        str(ports["ui"]),
-        "--form-port",
-        str(ports["form"]),
-        "--ledger",
-        f"{folder}/ledger.sqlite3",
-    ]
-    if not HAS_WEB_FORM:
-        options += ["--only", "server", "worker"]
+    ports = DemoPorts.free()
+    options = [*ports.options(), "--ledger", f"{folder}/ledger.sqlite3"]
     if via_make:
         command = ["make", "--no-print-directory", "demo", "ARGS=" + " ".join(options)]
     else:
@@ -105,15 +94,12 @@ async def one_run(via_make: bool, folder: str) -> dict[str, float]:
 
     threading.Thread(target=watch_output, daemon=True).start()
     try:
-        address = f"127.0.0.1:{ports['server']}"
+        address = f"127.0.0.1:{ports.server}"
         checks = {
             "server": seconds_until(lambda: frontend_answers(address), began),
-            "ui": seconds_until(http_answers(f"http://127.0.0.1:{ports['ui']}/"), began),
+            "ui": seconds_until(http_answers(f"http://127.0.0.1:{ports.ui}/"), began),
+            "form": seconds_until(http_answers(f"http://127.0.0.1:{ports.form}/"), began),
         }
-        if HAS_WEB_FORM:
-            checks["form"] = seconds_until(
-                http_answers(f"http://127.0.0.1:{ports['form']}/"), began
-            )
         seconds = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
         seconds["all answer"] = max(seconds.values())
         if not await asyncio.to_thread(said_ready.wait, GIVE_UP_AFTER_SECONDS):
@@ -139,8 +125,7 @@ async def main() -> None:
     parser.add_argument("--via-make", action="store_true", help="time `make demo` instead")
     args = parser.parse_args()
     command = "make demo" if args.via_make else "python run_demo.py"
-    parts = "form, Web UI and server" if HAS_WEB_FORM else "Web UI and server (no web form yet)"
-    print(f"{command}: seconds until the {parts} answer; {args.runs} runs")
+    print(f"{command}: seconds until the form, Web UI and server answer; {args.runs} runs")
     runs = []
     with tempfile.TemporaryDirectory() as folder:
         for number in range(1, args.runs + 1):

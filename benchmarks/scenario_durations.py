@@ -20,14 +20,21 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from book_workflow import BookingWorkflow
-from booking_services import BookingServices
-from processes import DevServer, WorkerProcess
+from launcher.processes import DevServer, WorkerProcess, running
+from runtime.process import exit_without_finalizing
 from shared import TASK_QUEUE, BookingInput, BookingResult, new_workflow_id
-from temporal_connection import exit_without_finalizing
+from simulated_services import BookingServices
 
 TRIP = BookingInput("Ada Lovelace", "Toyota Supra", "Hotel Adlon", "LH 404")
 SERVICE_LATENCY_SECONDS = 1.0
 Handle = WorkflowHandle[BookingWorkflow, BookingResult]
+
+
+def demo_worker(server: DevServer, ledger: Path) -> WorkerProcess:
+    """A worker with the demo's service latency, on `server`."""
+    return WorkerProcess(
+        address=server.address, ledger=ledger, service_latency_seconds=SERVICE_LATENCY_SECONDS
+    )
 
 
 async def start(client: Client, booking: BookingInput) -> Handle:
@@ -88,11 +95,11 @@ async def kill_worker(
     client: Client, server: DevServer, folder: Path, when: str
 ) -> tuple[str, float, str]:
     ledger = BookingServices(folder / f"ledger-{when}.sqlite3")
-    first = WorkerProcess(server.address, ledger.ledger_path, SERVICE_LATENCY_SECONDS)
-    second = WorkerProcess(server.address, ledger.ledger_path, SERVICE_LATENCY_SECONDS)
+    first = demo_worker(server, ledger.ledger_path)
+    second = demo_worker(server, ledger.ledger_path)
     first.start()
     try:
-        await first.wait_until_polling(client)
+        await first.wait_until_ready()
         began = time.monotonic()
         handle = await start(client, TRIP)
         if when == "during the hotel call":
@@ -122,13 +129,9 @@ async def kill_server(folder: Path) -> tuple[str, float, str]:
     database = folder / "temporal.sqlite3"
     server = DevServer(db_filename=database)
     restarted = DevServer(port=server.port, db_filename=database)
-    worker = WorkerProcess(server.address, folder / "ledger-crash.sqlite3", SERVICE_LATENCY_SECONDS)
-    server.start()
-    try:
-        await server.wait_until_ready()
+    worker = demo_worker(server, folder / "ledger-crash.sqlite3")
+    async with running(server, worker):
         client = await Client.connect(server.address)
-        worker.start()
-        await worker.wait_until_polling(client)
         began = time.monotonic()
         handle = await start(client, TRIP)
 
@@ -140,31 +143,26 @@ async def kill_server(folder: Path) -> tuple[str, float, str]:
         down = time.monotonic()
         await asyncio.sleep(2)  # the presenter says a word; the server is down meanwhile
         restarted.start()
-        await restarted.wait_until_ready()
-        down_for = time.monotonic() - down
-        result = await handle.result()
+        try:
+            await restarted.wait_until_ready()
+            down_for = time.monotonic() - down
+            result = await handle.result()
+        finally:
+            restarted.stop()
         return (
             f"Server crash: killed after the car, back after {down_for:.1f} s",
             time.monotonic() - began,
             result.outcome,
         )
-    finally:
-        worker.stop()
-        server.kill()
-        restarted.stop()
 
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         server = DevServer()
-        worker = WorkerProcess(server.address, folder / "ledger.sqlite3", SERVICE_LATENCY_SECONDS)
-        server.start()
-        try:
-            await server.wait_until_ready()
+        worker = demo_worker(server, folder / "ledger.sqlite3")
+        async with running(server, worker):
             client = await Client.connect(server.address)
-            worker.start()
-            await worker.wait_until_polling(client)
             scenarios = [
                 ("Happy path", TRIP),
                 (
@@ -193,9 +191,6 @@ async def main() -> None:
             worker.stop()
             results.append(await kill_worker(client, server, folder, "during the hotel call"))
             results.append(await kill_worker(client, server, folder, "in the network delay"))
-        finally:
-            worker.stop()
-            server.stop()
         results.append(await kill_server(folder))
     print(
         f"service latency {SERVICE_LATENCY_SECONDS:g} s, "

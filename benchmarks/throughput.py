@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from noop_workflow import NOOP_TASK_QUEUE, NoopWorkflow
 from temporalio.client import Client, WorkflowExecutionStatus
 
 import run_worker
+from benchmarks.noop_workflow import NOOP_TASK_QUEUE, NoopWorkflow
 from book_workflow import BookingWorkflow
-from booking_services import BookingServices
-from processes import DevServer, WorkerProcess, wait_until_polling
-from run_worker import WorkerTuning
+from launcher.processes import DevServer, WorkerProcess, wait_until_all_ready
+from runtime.worker import WorkerTuning, tuning_from_args, tuning_parser
 from shared import TASK_QUEUE, BookingInput, booking_summary
+from simulated_services import BookingServices
 
 NOOP_WORKER = Path(__file__).resolve().parent / "noop_worker.py"
 STARTS_IN_FLIGHT = 50
@@ -160,8 +160,9 @@ async def measure(
     ]
     processes = [
         WorkerProcess(
-            server.address,
-            ledger,
+            address=server.address,
+            ledger=ledger,
+            task_queue=task_queue,
             extra_args=tuning.command_line(),
             script=script,
             log=log.open("wb"),
@@ -172,7 +173,7 @@ async def measure(
         for process in processes:
             process.start()
         try:
-            await wait_until_polling(client, task_queue, processes)
+            await wait_until_all_ready(processes)
         except (RuntimeError, TimeoutError):
             for log in logs:
                 print(f"--- {log.name}\n{log.read_text()[-2000:]}", file=sys.stderr)
@@ -190,7 +191,7 @@ async def measure(
                 process.log.close()
     if kind == "booking":
         with closing(BookingServices(ledger)) as services:
-            booked = [r for r in services.reservations() if r.status == "booked"]
+            booked = [r for r in services.reservations() if r.state == "booked"]
         if len(booked) != 3 * len(closes):
             raise RuntimeError(f"{len(closes)} bookings completed, {len(booked)} reservations")
     seconds = (max(closes).timestamp() - first_request) if closes else float("inf")
@@ -278,7 +279,7 @@ def row(count: int, booking: Measurement, noop: Measurement) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0] if __doc__ else None,
-        parents=[run_worker.tuning_parser()],
+        parents=[tuning_parser()],
     )
     parser.add_argument(
         "--workflows",
@@ -305,7 +306,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def benchmark(args: argparse.Namespace) -> bool:
-    tuning = run_worker.tuning_from_args(args)
+    tuning = tuning_from_args(args)
     print(f"{os.cpu_count()} cores; worker tuning: {tuning.command_line() or 'SDK defaults'}")
     print(NOTES)
     print(HEADER, flush=True)

@@ -20,11 +20,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import BookingActivities, ServiceSettings
 from book_workflow import BookingWorkflow
-from booking_services import BookingServices
-from processes import venv_binary
+from launcher.processes import venv_binary
 from run_worker import build_worker
+from runtime.process import exit_without_finalizing
 from shared import BookingInput
-from temporal_connection import exit_without_finalizing
+from simulated_services import BookingServices
 
 TRIP = BookingInput(name="Ada", car="Toyota Supra", hotel="Hotel Adlon", flight="LH 404")
 SCENARIOS = {

@@ -22,7 +22,6 @@ import http.cookiejar
 import math
 import re
 import secrets
-import sys
 import tempfile
 import threading
 import time
@@ -32,10 +31,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from processes import DevServer, WebFormProcess, WorkerProcess
-from temporal_connection import exit_without_finalizing
+from launcher.processes import DevServer, WebFormProcess, WorkerProcess
+from runtime.process import exit_without_finalizing
 
 REQUEST_TIMEOUT_SECONDS = 10
 TRIP = {
@@ -147,17 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         server = DevServer(log=log)
         server.start()
         worker = WorkerProcess(
-            server.address,
-            Path(folder) / "ledger.sqlite3",
+            address=server.address,
+            ledger=Path(folder) / "ledger.sqlite3",
             service_latency_seconds=args.service_latency,
             log=log,
         )
-        web = WebFormProcess(server.address, log=log)
+        web = WebFormProcess(address=server.address, log=log)
         try:
             asyncio.run(server.wait_until_ready())
             worker.start()
             web.start()
-            web.wait_until_ready()
+            asyncio.run(web.wait_until_ready())
             print(
                 f"dev server {server.address}, worker, web form {web.url}; "
                 f"network delay {args.network_delay:g} s, service latency "

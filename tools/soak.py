@@ -31,8 +31,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from book_workflow import BookingWorkflow
-from booking_services import BookingServices, Reservation
-from processes import DevServer, WorkerProcess, wait_until_polling
+from launcher.processes import DevServer, WorkerProcess, wait_until_all_ready
 from shared import (
     FAIL_AT_CHOICES,
     SERVICES,
@@ -43,6 +42,7 @@ from shared import (
     Service,
     booking_summary,
 )
+from simulated_services import BookingServices, Reservation
 
 CARS = ("Toyota Supra", "VW Golf", "Tesla Model 3", "Fiat 500")
 HOTELS = ("Hotel Adlon", "Ritz Paris", "Hotel Sacher", "Pension Sonne")
@@ -121,7 +121,7 @@ def audit_booking(
     """Judge one booking; `status` None means the server never answered for it."""
     per_service = Counter(row.service for row in rows)
     duplicates = sum(count - 1 for count in per_service.values())
-    booked = {row.service: row for row in rows if row.status == "booked"}
+    booked = {row.service: row for row in rows if row.state == "booked"}
     name = scenario.workflow_id
 
     def audit(verdict: Verdict, problem: str | None = None) -> Audit:
@@ -256,8 +256,8 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
         )
         workers = [
             WorkerProcess(
-                server.address,
-                ledger,
+                address=server.address,
+                ledger=ledger,
                 service_latency_seconds=settings.service_latency_seconds if index % 2 else 0.0,
                 log=cleanup.enter_context((work_dir / f"worker-{index}.log").open("ab")),
             )
@@ -275,7 +275,7 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
         client = await Client.connect(server.address)
         for worker in workers:
             worker.start()
-        await wait_until_polling(client, TASK_QUEUE, workers)
+        await wait_until_all_ready(workers)
         say(f"server and {settings.workers} workers up; starting {len(scenarios)} bookings")
         await _start_all(client, scenarios)
 

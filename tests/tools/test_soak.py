@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from booking_services import Reservation
+from launcher.processes import PROJECT_DIR
 from shared import BookingInput, BookingResult
+from simulated_services import Reservation
 from tools.soak import Scenario, SoakSettings, audit_booking, random_scenarios, run_soak
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 COMPLETED = WorkflowExecutionStatus.COMPLETED
 TRIP = BookingInput("Ada", "Toyota Supra", "Hotel Adlon", "LH 404", network_delay_seconds=0)
 
@@ -32,7 +32,7 @@ def booked_rows(workflow_id: str, services: tuple[str, ...]) -> list[Reservation
 
 
 def cancelled_rows(workflow_id: str, services: tuple[str, ...]) -> list[Reservation]:
-    return [replace(row, status="cancelled") for row in booked_rows(workflow_id, services)]
+    return [replace(row, state="cancelled") for row in booked_rows(workflow_id, services)]
 
 
 BOOKED = BookingResult("booked", {"car": "car-1", "hotel": "hotel-1", "flight": "flight-1"}, [])

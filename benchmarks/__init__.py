@@ -1,0 +1,1 @@
+"""Scripts that measure the demo: they print figures, and assert nothing."""
