@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from activities import BookingActivities, ServiceSettings
 from launcher.processes import DevServer, venv_binary
 from run_worker import build_worker
+from runtime.search_attributes import register_outcome_attribute
 from simulated_services import BookingServices
 from tests.servers import running_dev_server
 
@@ -46,6 +47,8 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
         )
     else:
         environment = WorkflowEnvironment.from_client(await Client.connect(choice))
+    # As the worker does at its start, so that bookings can record their outcome.
+    await register_outcome_attribute(environment.client)
     yield environment
     await environment.shutdown()
 

@@ -54,7 +54,7 @@ async def test_happy_path_books_all_three(
     assert result.outcome == "booked"
     assert result.compensations == []
     booked = ledger.booked(handle.id)
-    assert {service: r.confirmation for service, r in booked.items()} == result.confirmations
+    assert {service: r.confirmation for service, r in booked.items()} == result.booked
     assert {service: r.item for service, r in booked.items()} == {
         "car": "Toyota Supra",
         "hotel": "Hotel Adlon",

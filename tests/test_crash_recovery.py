@@ -50,7 +50,7 @@ def assert_booked_once_each(
     rows = ledger.reservations(workflow_id)
     assert sorted(row.service for row in rows) == ["car", "flight", "hotel"]
     assert all(row.state == "booked" for row in rows)
-    assert {row.service: row.confirmation for row in rows} == result.confirmations
+    assert {row.service: row.confirmation for row in rows} == result.booked
 
 
 async def test_worker_killed_mid_booking_carries_on_with_no_double_booking(

@@ -56,11 +56,16 @@ def test_the_form_has_the_demo_labels_defaults_and_a_label_for_every_input(
     assert response.status_code == 200
     page = PageParts(response.get_data(as_text=True))
     assert "Number of Failures Before Success:" in page.label_texts
+    assert "Booking with a bug in its code:" in page.label_texts
     assert page.options == [
         "No failure",
         "Car Booking Failure",
         "Hotel Booking Failure",
         "Flight Booking Failure",
+        "No bug",
+        "Car",
+        "Hotel",
+        "Flight",
     ]
     visible = [control for control in page.controls if control.get("type") != "hidden"]
     assert {control["name"] for control in visible} == {
@@ -74,6 +79,7 @@ def test_the_form_has_the_demo_labels_defaults_and_a_label_for_every_input(
         "compensation_failures",
         "parallel_compensation",
         "continue_with_error",
+        "bug_at",
     }
     assert all(control["id"] in page.label_targets for control in visible)
     defaults = {control["name"]: control.get("value") for control in visible}
@@ -92,6 +98,7 @@ async def test_a_valid_submit_starts_the_workflow_with_exactly_what_was_typed(
         "network_delay_seconds": "1.5",
         "compensation_failures": "1",
         "parallel_compensation": "true",
+        "bug_at": "flight",
     }
     response = await in_thread(submit, http, typed)
 
@@ -108,6 +115,7 @@ async def test_a_valid_submit_starts_the_workflow_with_exactly_what_was_typed(
         compensation_failures=1,
         parallel_compensation=True,
         continue_with_error=False,
+        bug_at="flight",
     )
     # Its retries would take real seconds; what matters here is what it was started with.
     await client.get_workflow_handle(workflow_id).terminate("test done")
