@@ -53,6 +53,7 @@ async def test_happy_path_books_all_three(
 
     assert result.outcome == "booked"
     assert result.compensations == []
+    assert result.undone == {}
     booked = ledger.booked(handle.id)
     assert {service: r.confirmation for service, r in booked.items()} == result.booked
     assert {service: r.item for service, r in booked.items()} == {
@@ -108,6 +109,14 @@ async def test_a_rejected_booking_rolls_back_what_was_attempted_in_reverse_order
         f"BookingRejected: {fail_at} booking rejected: no {getattr(TRIP, fail_at)} available"
     )
     assert ledger.booked(handle.id) == {}
+    # Nothing is named booked: what the services took and gave back is under `undone`.
+    assert result.booked == {}
+    assert result.undone == {
+        row.service: row.confirmation for row in ledger.reservations(handle.id) if row.confirmation
+    }
+    assert sorted(result.undone) == sorted(
+        undo[len("undo_book_") :] for undo in expected_undo_order[1:]
+    )
     history = await assert_replays(handle)
     assert compensation_order(history) == expected_undo_order
     # BookingRejected really matches the policy's non-retryable types: one attempt, no retry.
@@ -234,6 +243,8 @@ async def test_cancelling_mid_saga_rolls_back(
     status = await handle.query(BookingWorkflow.status)
     assert status.outcome == "cancelled"
     assert [step.state for step in status.steps] == ["undone", "skipped", "skipped"]
+    assert status.result().booked == {}
+    assert status.result().undone == {"car": ledger.reservations(handle.id)[0].confirmation}
 
 
 @pytest.mark.usefixtures("worker")
