@@ -359,10 +359,12 @@ def booking_summary(booking: BookingInput) -> str:
 def booking_details(booking: BookingInput) -> str:
     """What the presenter broke, in markdown, for the run's page in the Temporal UI. Only the
     scenario's fields go in (choices and numbers), never text someone typed."""
-    failures = booking.failures_before_success
+    failures, undo_failures = booking.failures_before_success, booking.compensation_failures
     undo_mode = "all at once" if booking.parallel_compensation else "one by one, newest first"
-    if booking.compensation_failures:
-        undo_mode += f"; each fails {booking.compensation_failures} times before it succeeds"
+    if undo_failures:
+        undo_mode += (
+            f"; each fails {'once' if undo_failures == 1 else f'{undo_failures} times'} first"
+        )
     if booking.continue_with_error:
         undo_mode += "; the others still run if one fails for good"
     broken = {

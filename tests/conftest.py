@@ -18,11 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import BookingActivities, ServiceSettings
-from launcher.processes import DevServer, venv_binary
+from launcher.processes import DevServer, WorkerProcess, venv_binary
 from run_worker import build_worker
 from runtime.search_attributes import register_outcome_attribute
 from simulated_services import BookingServices
 from tests.servers import running_dev_server
+from tests.sync_bridge import run_async
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,3 +93,24 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     log_path = tmp_path_factory.mktemp("dev-server") / "server.log"
     with log_path.open("wb") as log, running_dev_server(log) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def worker_process(
+    dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """`python run_worker.py` on the session dev server's default task queue."""
+    folder = tmp_path_factory.mktemp("worker")
+    with (folder / "worker.log").open("wb") as log:
+        worker = WorkerProcess(
+            address=dev_server.address,
+            ledger=folder / "ledger.sqlite3",
+            service_latency_seconds=0.2,
+            log=log,
+        )
+        worker.start()
+        try:
+            run_async(worker.wait_until_ready)
+            yield worker
+        finally:
+            worker.stop()

@@ -1,5 +1,6 @@
 """The web form through Flask's test client, against the time-skipping test server and an
-in-process worker (the fixtures in tests/conftest.py)."""
+in-process worker (the fixtures in tests/conftest.py), or a real dev server where the test
+reads what only it keeps (the start's details)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from launcher.ports import free_port
+from launcher.processes import DevServer
 from run_workflow import create_app
 from shared import BookingInput, BookingResult
+from tests.sync_bridge import run_async
 from tests.web_form.conftest import app_config
 from tests.web_form.helpers import TRIP, PageParts, fresh_form, submit, workflow_id_of
 
@@ -226,3 +229,42 @@ def test_with_the_server_down_the_form_answers_503_quickly_and_keeps_the_input()
     assert "temporal server start-dev" in page
     assert 'value="Katherine Johnson"' in page
     assert elapsed < 5
+
+
+def test_each_booking_starts_with_details_that_name_what_was_broken(
+    dev_app: Flask, dev_server: DevServer
+) -> None:
+    broken = {
+        **TRIP,
+        "failures_before_success": "2",
+        "fail_at": "flight",
+        "bug_at": "hotel",
+        "network_delay_seconds": "1.5",
+        "compensation_failures": "1",
+        "parallel_compensation": "true",
+    }
+    workflows = {
+        "broken": workflow_id_of(submit(dev_app.test_client(), broken)),
+        "intact": workflow_id_of(submit(dev_app.test_client(), TRIP)),
+    }
+
+    async def details(workflow_id: str) -> str | None:
+        client = await Client.connect(dev_server.address)
+        return await (await client.get_workflow_handle(workflow_id).describe()).static_details()
+
+    assert run_async(lambda: details(workflows["broken"])) == (
+        "**What is broken in this booking**\n\n"
+        "- Failures before success: 2 per booking\n"
+        "- Booking that fails for good: flight\n"
+        "- Booking with a bug in its code: hotel (the line marked `# BUG` in `activities.py`)\n"
+        "- Shaky-network delay: 1.5 s between two services\n"
+        "- Undo: all at once; each fails once first"
+    )
+    assert run_async(lambda: details(workflows["intact"])) == (
+        "**What is broken in this booking**\n\n"
+        "- Failures before success: none\n"
+        "- Booking that fails for good: none\n"
+        "- Booking with a bug in its code: none\n"
+        "- Shaky-network delay: 0 s between two services\n"
+        "- Undo: one by one, newest first"
+    )
