@@ -4,7 +4,7 @@ import asyncio
 from datetime import timedelta
 from functools import partial
 
-from temporalio import workflow
+from temporalio import exceptions, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -94,7 +94,8 @@ class BookingWorkflow:
                 await self._book(service, booking)
         except (Exception, asyncio.CancelledError) as error:
             await self._roll_back(saga, error)
-            if isinstance(error, asyncio.CancelledError):
+            # A cancel reaches a timer as CancelledError, an activity as its ActivityError.
+            if exceptions.is_cancelled_exception(error):
                 self._end("cancelled")
                 raise
             return self._end("rolled_back")

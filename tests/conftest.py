@@ -8,9 +8,11 @@ Choose the environment with `--workflow-environment`:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from temporalio.client import Client
@@ -114,3 +116,10 @@ def worker_process(
             yield worker
         finally:
             worker.stop()
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[Callable[[str], IO[bytes]]]:
+    """A log file per process under the test's folder, to read when a test fails."""
+    with contextlib.ExitStack() as files:
+        yield lambda name: files.enter_context((tmp_path / f"{name}.log").open("wb"))

@@ -17,6 +17,7 @@ from book_workflow import BOOKING_RETRY_POLICY, BookingWorkflow
 from shared import WORKFLOW_TYPE, BookingInput, BookingResult, FailAt
 from simulated_services import BookingServices
 from tests.history import activity_runs, assert_replays, compensation_order, workflow_clock_seconds
+from tests.test_crash_recovery import wait_until
 
 TRIP = BookingInput(
     name="Ada Lovelace",
@@ -245,6 +246,30 @@ async def test_cancelling_mid_saga_rolls_back(
     assert [step.state for step in status.steps] == ["undone", "skipped", "skipped"]
     assert status.result().booked == {}
     assert status.result().undone == {"car": ledger.reservations(handle.id)[0].confirmation}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_cancelling_while_temporal_retries_a_booking_ends_cancelled(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    # Nothing awaits the result, so the retries wait in real time: the cancel finds the car
+    # between two attempts, where the workflow learns of it from the cancelled activity.
+    handle = await start(client, task_queue, replace(TRIP, failures_before_success=8))
+
+    async def car_retrying() -> bool:
+        pending = (await handle.describe()).raw_description.pending_activities
+        return any(activity.attempt >= 2 for activity in pending)
+
+    await wait_until(car_retrying, "the car booking retries", within=10)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert isinstance(failure.value.cause, CancelledError)
+    status = await handle.query(BookingWorkflow.status)
+    assert status.outcome == "cancelled"
+    assert compensation_order(await assert_replays(handle)) == ["undo_book_car"]
+    assert ledger.booked(handle.id) == {}
 
 
 @pytest.mark.usefixtures("worker")

@@ -28,9 +28,7 @@ from shared import TASK_QUEUE, BookingResult, new_workflow_id
 from simulated_services import BookingServices
 from tests.history import activity_runs, assert_replays, workflow_clock_seconds
 from tests.test_booking_workflow import TRIP
-from tests.test_crash_recovery import assert_booked_once_each, log, wait_until
-
-__all__ = ["log"]  # a fixture, shared with the crash-recovery tests
+from tests.test_crash_recovery import assert_booked_once_each, wait_until
 
 BUG_MARKER = "# BUG"
 # The project as a presenter has it, without what a run or a tool leaves behind.

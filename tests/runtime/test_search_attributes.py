@@ -27,12 +27,10 @@ from launcher.processes import DevServer, WorkerProcess, running, venv_binary
 from run_workflow import create_app
 from runtime.search_attributes import OutcomeAttribute, register_outcome_attribute
 from shared import BOOKING_OUTCOME, TASK_QUEUE, pending_outcome
-from tests.test_crash_recovery import log
 from tests.web_form.conftest import app_config
 from tests.web_form.helpers import TRIP, submit, workflow_id_of
 
 pytestmark = pytest.mark.real_server
-__all__ = ["log"]  # a fixture, shared with the crash-recovery tests
 
 # Ten Keyword attributes fill the dev server's SQLite visibility store: it refuses an eleventh.
 NO_ROOM_LEFT = {f"Filler{number}": "Keyword" for number in range(10)}
