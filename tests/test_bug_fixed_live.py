@@ -9,7 +9,6 @@ marked line deleted from the copy, a new worker.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -23,18 +22,13 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from book_workflow import BUG_FIX_WINDOW, BookingWorkflow
-from launcher.processes import PROJECT_DIR, DevServer, WorkerProcess
+from launcher.processes import DevServer, WorkerProcess
 from shared import TASK_QUEUE, BookingResult, new_workflow_id
 from simulated_services import BookingServices
 from tests.history import activity_runs, assert_replays, workflow_clock_seconds
 from tests.test_booking_workflow import TRIP
 from tests.test_crash_recovery import assert_booked_once_each, wait_until
-
-BUG_MARKER = "# BUG"
-# The project as a presenter has it, without what a run or a tool leaves behind.
-NOT_THE_PROJECT = shutil.ignore_patterns(
-    ".git", ".venv", "data", "test-artifacts", "__pycache__", "*_cache", ".hypothesis", "*.egg-info"
-)
+from tools.project_copy import copy_project, delete_the_bug
 
 
 @pytest.mark.usefixtures("worker")
@@ -76,16 +70,7 @@ async def test_the_booking_with_a_bug_retries_for_fifteen_minutes_then_rolls_bac
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """The project's code in a folder of its own, for a test to edit as a developer would."""
-    copy = tmp_path / "project"
-    shutil.copytree(PROJECT_DIR, copy, ignore=NOT_THE_PROJECT)
-    return copy
-
-
-def delete_the_bug(activities_file: Path) -> None:
-    lines = activities_file.read_text().splitlines(keepends=True)
-    fixed = [line for line in lines if BUG_MARKER not in line]
-    assert len(lines) - len(fixed) == 1, "exactly one line carries the marker"
-    activities_file.write_text("".join(fixed))
+    return copy_project(tmp_path / "project")
 
 
 @pytest.mark.real_server
@@ -135,7 +120,7 @@ async def test_a_bug_fixed_live_lets_the_same_run_complete_with_nothing_booked_t
         assert str(project_copy / "activities.py") in bug_log, "the copy's code ran"
 
         # The developer's fix: delete the marked line, restart the worker.
-        delete_the_bug(project_copy / "activities.py")
+        delete_the_bug(project_copy)
         with_bug.stop()
         restarted = time.monotonic()
         fixed.start()
