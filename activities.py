@@ -88,7 +88,8 @@ class BookingActivities:
         return await self._undo("flight", booking)
 
     async def _book(self, service: Service, booking: BookingInput) -> str:
-        """Return the confirmation number of the reservation."""
+        """Return the confirmation number of the reservation. The booking the form gives a bug
+        fails on the line marked BUG, after the service took it, on every attempt."""
         info = activity.info()
         workflow_id = _booking_workflow_id(info)
         try:
@@ -106,17 +107,15 @@ class BookingActivities:
                 booking_item(booking, service),
                 booking.name,
             )
+            confirmation = reservation.confirmation
+            confirmation = f"{confirmation:d}" if booking.bug_at == service else confirmation  # BUG
         except Exception as error:
             log.info("book_%s attempt %d for %s: %s", service, info.attempt, workflow_id, error)
             raise
         log.info(
-            "book_%s attempt %d for %s: booked %s",
-            service,
-            info.attempt,
-            workflow_id,
-            reservation.confirmation,
+            "book_%s attempt %d for %s: booked %s", service, info.attempt, workflow_id, confirmation
         )
-        return reservation.confirmation
+        return confirmation
 
     async def _undo(self, service: Service, booking: BookingInput) -> str:
         """Cancel the reservation if there is one; say what was done either way."""

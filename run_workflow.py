@@ -15,24 +15,33 @@ from typing import Any
 
 from flask import Flask
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from book_workflow import BookingWorkflow
 from runtime.process import exit_without_finalizing
-from shared import BookingInput, booking_summary
+from shared import BookingInput, booking_details, booking_summary
 from web_form import create_app as create_web_form
 from web_form.gateway import RPC_TIMEOUT
 from web_form.options import serve_until_stopped
 
 
 async def start_booking(
-    client: Client, booking: BookingInput, workflow_id: str, task_queue: str
+    client: Client,
+    booking: BookingInput,
+    workflow_id: str,
+    task_queue: str,
+    search_attributes: TypedSearchAttributes,
 ) -> None:
     """Start the saga of one booking; the form calls this when "Book the trip" is clicked.
 
     The form derives `workflow_id` from what was submitted, so a double click or a reload
-    of the same form reaches the first run instead of booking the trip twice.
+    of the same form reaches the first run instead of booking the trip twice. It passes
+    `BookingOutcome=pending` as `search_attributes` where the server knows that attribute.
     """
     # After that run has finished, the id is refused: the form shows the finished booking.
     with contextlib.suppress(WorkflowAlreadyStartedError):
@@ -42,6 +51,8 @@ async def start_booking(
             id=workflow_id,
             task_queue=task_queue,  # the queue run_worker.py polls
             static_summary=booking_summary(booking),  # the run's title in the Temporal UI
+            static_details=booking_details(booking),  # what was broken, on the run's page
+            search_attributes=search_attributes,  # the UI's list filters on BookingOutcome
             # A second submit while the first runs joins it...
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             # ...and one after it has finished is refused, so a trip is never booked twice.

@@ -10,9 +10,12 @@ import asyncio
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Literal, get_args
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 TASK_QUEUE = "booking-saga"
 WORKFLOW_TYPE = "BookingWorkflow"
@@ -20,6 +23,7 @@ WORKFLOW_TYPE = "BookingWorkflow"
 Service = Literal["car", "hotel", "flight"]
 SERVICES: tuple[Service, ...] = ("car", "hotel", "flight")
 FailAt = Literal["none", "car", "hotel", "flight"]
+"""One of the bookings, or none: where the presenter makes the saga fail, or plants a bug."""
 FAIL_AT_CHOICES: tuple[FailAt, ...] = get_args(FailAt)
 
 MAX_FAILURES_BEFORE_SUCCESS = 10
@@ -48,12 +52,25 @@ class BookingInput:
     """Run the undos at the same time instead of one after the other in reverse order."""
     continue_with_error: bool = False
     """If an undo fails for good, still run the other undos before failing."""
+    bug_at: FailAt = "none"
+    """This booking runs into a real bug in `activities.py` (the line marked `# BUG`) on every
+    attempt, until a developer deletes that line and restarts the worker."""
 
 
 StepState = Literal["waiting", "booking", "booked", "failed", "skipped", "compensating", "undone"]
 """A step's state as the saga knows it. `failed`: this booking failed (and, once the rollback
 has run its undo, that undo is done too); `skipped`: never tried, an earlier step failed."""
 Outcome = Literal["booked", "rolled_back", "cancelled"]
+
+BOOKING_OUTCOME = SearchAttributeKey.for_keyword("BookingOutcome")
+"""The search attribute that lets the Temporal UI's list filter bookings by outcome: `pending`
+from the start, then the saga's `Outcome`. Only where the server knows it: see README."""
+PENDING_OUTCOME = "pending"
+
+
+def pending_outcome() -> TypedSearchAttributes:
+    """The search attributes a booking starts with where the server knows `BookingOutcome`."""
+    return TypedSearchAttributes([SearchAttributePair(BOOKING_OUTCOME, PENDING_OUTCOME)])
 
 
 def book_activity(service: Service) -> str:
@@ -84,6 +101,14 @@ class StepStatus:
 
 
 @dataclass
+class NetworkDelay:
+    """The shaky network: a durable timer the saga waits on before it calls `before`."""
+
+    before: Service
+    seconds: float
+
+
+@dataclass
 class BookingStatus:
     """What the workflow's `status` query answers: the live state of the saga."""
 
@@ -92,6 +117,8 @@ class BookingStatus:
     """Undo activities that have finished, in the order they finished."""
     outcome: Outcome | None = None
     error: str | None = None
+    network_delay: NetworkDelay | None = None
+    """The network delay the saga waits in now, if it does."""
 
     @classmethod
     def waiting(cls, booking: BookingInput) -> BookingStatus:
@@ -101,18 +128,51 @@ class BookingStatus:
     def step(self, service: Service) -> StepStatus:
         return next(step for step in self.steps if step.service == service)
 
-    def rolling_back(self, because: str) -> None:
+    @contextmanager
+    def waiting_on_network(self, before: Service, seconds: float) -> Iterator[None]:
+        """The saga waits `seconds` on the shaky network before it calls `before`."""
+        self.network_delay = NetworkDelay(before, seconds)
+        try:
+            yield
+        finally:
+            self.network_delay = None
+
+    @contextmanager
+    def booking(self, service: Service) -> Iterator[StepStatus]:
+        """The step is booking until the block ends: booked, or failed with its root cause."""
+        step = self.step(service)
+        step.state = "booking"
+        try:
+            yield step
+        except (Exception, asyncio.CancelledError) as error:
+            step.state, step.last_error = "failed", root_cause(error)
+            raise
+        step.state = "booked"
+
+    @contextmanager
+    def undoing(self, service: Service) -> Iterator[StepStatus]:
+        """The step is compensating until its undo has run: then undone, or still failed if
+        its own booking was the one that failed."""
+        step = self.step(service)
+        failed_step = step.state == "failed"
+        step.state = "compensating"
+        yield step
+        step.state = "failed" if failed_step else "undone"
+        self.compensations.append(undo_activity(service))
+
+    def rolling_back(self, because: BaseException) -> None:
         """The saga failed: say why, and that the steps not tried yet never will be."""
-        self.error = because
+        self.error = root_cause(because)
         for step in self.steps:
             if step.state == "waiting":
                 step.state = "skipped"
 
-    def conclusion(self) -> str:
-        """One line for the Temporal UI once the saga has an outcome."""
-        if self.outcome == "booked":
+    def conclude(self, outcome: Outcome) -> str:
+        """Record the saga's outcome; return one line that says it, for the Temporal UI."""
+        self.outcome = outcome
+        if outcome == "booked":
             return "Booked: car, hotel and flight"
-        return f"{str(self.outcome).replace('_', ' ').capitalize()}: {self.error}"
+        return f"{outcome.replace('_', ' ').capitalize()}: {self.error}"
 
     @property
     def undo_order(self) -> list[Service]:
@@ -120,16 +180,21 @@ class BookingStatus:
         services = (service_of_activity(name) for name in self.compensations)
         return [service for service in services if service is not None]
 
+    def confirmations(self, state: StepState) -> dict[str, str]:
+        """The confirmation number of each step in `state`, by service."""
+        return {
+            step.service: step.confirmation
+            for step in self.steps
+            if step.state == state and step.confirmation is not None
+        }
+
     def result(self) -> BookingResult:
         """The workflow's result, once the saga has an outcome."""
         assert self.outcome is not None
         return BookingResult(
             outcome=self.outcome,
-            confirmations={
-                step.service: step.confirmation
-                for step in self.steps
-                if step.confirmation is not None
-            },
+            booked=self.confirmations("booked"),
+            undone=self.confirmations("undone"),
             compensations=list(self.compensations),
             error=self.error,
         )
@@ -140,8 +205,12 @@ class BookingResult:
     """The workflow's result. A rollback is a normal, successful end of the workflow."""
 
     outcome: Outcome
-    confirmations: dict[str, str]
-    """Confirmation number of each booking the services took, by service."""
+    booked: dict[str, str]
+    """The reservations that stand, by service: their confirmation numbers. All three when
+    the trip is booked; none after a rollback."""
+    undone: dict[str, str]
+    """The reservations the services took and the saga then cancelled, by service: the
+    confirmation numbers they had. None when the trip is booked."""
     compensations: list[str]
     """Undo activities that ran, in the order they finished."""
     error: str | None = None
@@ -265,6 +334,7 @@ def parse_booking_input(raw: Mapping[str, object]) -> BookingInput:
         continue_with_error=_flag(
             "continue_with_error", raw.get("continue_with_error", defaults.continue_with_error)
         ),
+        bug_at=_choice("bug_at", raw.get("bug_at", defaults.bug_at)),
     )
 
 
@@ -284,6 +354,30 @@ def booking_item(booking: BookingInput, service: Service) -> str:
 def booking_summary(booking: BookingInput) -> str:
     """One line for the Temporal UI's list of workflows."""
     return f"Trip for {booking.name}: {booking.car}, {booking.hotel}, {booking.flight}"
+
+
+def booking_details(booking: BookingInput) -> str:
+    """What the presenter broke, in markdown, for the run's page in the Temporal UI. Only the
+    scenario's fields go in (choices and numbers), never text someone typed."""
+    failures, undo_failures = booking.failures_before_success, booking.compensation_failures
+    undo_mode = "all at once" if booking.parallel_compensation else "one by one, newest first"
+    if undo_failures:
+        undo_mode += (
+            f"; each fails {'once' if undo_failures == 1 else f'{undo_failures} times'} first"
+        )
+    if booking.continue_with_error:
+        undo_mode += "; the others still run if one fails for good"
+    broken = {
+        "Failures before success": f"{failures} per booking" if failures else "none",
+        "Booking that fails for good": booking.fail_at,
+        "Booking with a bug in its code": booking.bug_at
+        + (" (the line marked `# BUG` in `activities.py`)" if booking.bug_at != "none" else ""),
+        "Shaky-network delay": f"{booking.network_delay_seconds:g} s between two services",
+        "Undo": undo_mode,
+    }
+    return "**What is broken in this booking**\n\n" + "\n".join(
+        f"- {what}: {how}" for what, how in broken.items()
+    )
 
 
 def new_workflow_id(name: str, suffix: str | None = None) -> str:

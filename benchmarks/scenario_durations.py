@@ -24,6 +24,7 @@ from launcher.processes import DevServer, WorkerProcess, running
 from runtime.process import exit_without_finalizing
 from shared import TASK_QUEUE, BookingInput, BookingResult, new_workflow_id
 from simulated_services import BookingServices
+from tools.project_copy import copy_project, delete_the_bug
 
 TRIP = BookingInput("Ada Lovelace", "Toyota Supra", "Hotel Adlon", "LH 404")
 SERVICE_LATENCY_SECONDS = 1.0
@@ -156,6 +157,46 @@ async def kill_server(folder: Path) -> tuple[str, float, str]:
         )
 
 
+async def fix_the_bug(folder: Path, stop: bool) -> tuple[str, float, str]:
+    """The bug fixed live: a worker runs a copy of the project with the bug; once the hotel is
+    at its third attempt, the marked line goes and the worker is started again: killed, as
+    `kill worker` does in the launcher, or stopped, as Ctrl-C does in its own terminal."""
+    project = copy_project(folder / f"project-{stop}")
+    server = DevServer()
+    ledger = BookingServices(folder / f"ledger-bug-{stop}.sqlite3")
+    with_bug = replace(demo_worker(server, ledger.ledger_path), script=project / "run_worker.py")
+    fixed = replace(with_bug)
+    async with running(server, with_bug):
+        client = await Client.connect(server.address)
+        began = time.monotonic()
+        handle = await start(client, replace(TRIP, bug_at="hotel"))
+
+        async def hotel_at_third_attempt() -> bool:
+            pending = (await handle.describe()).raw_description.pending_activities
+            return any(activity.attempt >= 3 for activity in pending)
+
+        await wait_until(hotel_at_third_attempt)
+        delete_the_bug(project)
+        if stop:
+            with_bug.stop()
+        else:
+            with_bug.kill()
+        restarted = time.monotonic()
+        fixed.start()
+        try:
+            result = await handle.result()
+        finally:
+            fixed.stop()
+        rows = ledger.reservations(handle.id)
+        return (
+            f"Bug fixed live: worker {'stopped' if stop else 'killed'} and started with the fix "
+            f"{restarted - began:.1f} s in",
+            time.monotonic() - began,
+            f"{result.outcome} {time.monotonic() - restarted:.1f} s after the restart; "
+            f"{len(rows)} reservations for 3 services",
+        )
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -192,6 +233,8 @@ async def main() -> None:
             results.append(await kill_worker(client, server, folder, "during the hotel call"))
             results.append(await kill_worker(client, server, folder, "in the network delay"))
         results.append(await kill_server(folder))
+        results.append(await fix_the_bug(folder, stop=False))
+        results.append(await fix_the_bug(folder, stop=True))
     print(
         f"service latency {SERVICE_LATENCY_SECONDS:g} s, "
         f"network delay {TRIP.network_delay_seconds:g} s"

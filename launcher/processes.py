@@ -27,7 +27,7 @@ from temporalio.client import Client
 
 from launcher.ports import free_port
 from runtime.connection import connect, connect_config, task_queue_pollers
-from shared import TASK_QUEUE
+from shared import BOOKING_OUTCOME, TASK_QUEUE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -115,6 +115,10 @@ class DevServer(ManagedProcess):
     db_filename: Path | None = None
     namespace: str = "default"
     log_level: str = "error"
+    search_attributes: dict[str, str] = field(
+        default_factory=lambda: {BOOKING_OUTCOME.name: "Keyword"}
+    )
+    """Registered at the start, name to type: the list in the UI filters bookings by outcome."""
 
     @property
     def address(self) -> str:
@@ -138,6 +142,8 @@ class DevServer(ManagedProcess):
             command += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
         if self.db_filename is not None:
             command += ["--db-filename", str(self.db_filename)]
+        for name, kind in self.search_attributes.items():
+            command += ["--search-attribute", f"{name}={kind}"]
         return command
 
     def start(self) -> None:

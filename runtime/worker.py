@@ -23,6 +23,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from runtime.connection import TemporalUnavailable, connect, connect_config
 from runtime.process import configure_logging, exit_without_finalizing, stop_requested
+from runtime.search_attributes import register_outcome_attribute
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_LEDGER = PROJECT_DIR / "data" / "bookings.sqlite3"
@@ -149,6 +150,7 @@ async def run_worker(args: argparse.Namespace, make_worker: WorkerFactory) -> No
     stop = stop_requested()
     config = connect_config()
     client = await connect(config)
+    await register_outcome_attribute(client)
     async with make_worker(client, args) as worker:
         logging.info(
             "Worker polling task queue %r on %s (namespace %s); Ctrl-C stops it",

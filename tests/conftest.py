@@ -8,9 +8,11 @@ Choose the environment with `--workflow-environment`:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from temporalio.client import Client
@@ -18,10 +20,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import BookingActivities, ServiceSettings
-from launcher.processes import DevServer, venv_binary
+from launcher.processes import DevServer, WorkerProcess, venv_binary
 from run_worker import build_worker
+from runtime.search_attributes import register_outcome_attribute
 from simulated_services import BookingServices
 from tests.servers import running_dev_server
+from tests.sync_bridge import run_async
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,6 +50,8 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
         )
     else:
         environment = WorkflowEnvironment.from_client(await Client.connect(choice))
+    # As the worker does at its start, so that bookings can record their outcome.
+    await register_outcome_attribute(environment.client)
     yield environment
     await environment.shutdown()
 
@@ -89,3 +95,31 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     log_path = tmp_path_factory.mktemp("dev-server") / "server.log"
     with log_path.open("wb") as log, running_dev_server(log) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def worker_process(
+    dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """`python run_worker.py` on the session dev server's default task queue."""
+    folder = tmp_path_factory.mktemp("worker")
+    with (folder / "worker.log").open("wb") as log:
+        worker = WorkerProcess(
+            address=dev_server.address,
+            ledger=folder / "ledger.sqlite3",
+            service_latency_seconds=0.2,
+            log=log,
+        )
+        worker.start()
+        try:
+            run_async(worker.wait_until_ready)
+            yield worker
+        finally:
+            worker.stop()
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[Callable[[str], IO[bytes]]]:
+    """A log file per process under the test's folder, to read when a test fails."""
+    with contextlib.ExitStack() as files:
+        yield lambda name: files.enter_context((tmp_path / f"{name}.log").open("wb"))

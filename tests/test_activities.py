@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+import activities
 from activities import BookingActivities, BookingRejected, ServiceUnavailable
 from simulated_services import BookingServices
 from tests.test_booking_workflow import TRIP
@@ -88,3 +92,34 @@ async def test_the_chosen_booking_is_rejected_after_its_failures(
     with pytest.raises(BookingRejected, match="hotel booking rejected: no Hotel Adlon available"):
         await environment(attempt=2).run(booking_activities.book_hotel, booking)
     assert ledger.reservations() == []
+
+
+def bug_lines() -> list[int]:
+    """The numbers of the lines of activities.py that carry the marker `# BUG`."""
+    source = Path(activities.__file__).read_text().splitlines()
+    return [number for number, line in enumerate(source, start=1) if "# BUG" in line]
+
+
+async def test_the_booking_with_a_bug_fails_on_the_marked_line_on_every_attempt(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    booking = replace(TRIP, bug_at="hotel")
+    failures = []
+    for attempt in (1, 2, 3):
+        with pytest.raises(ValueError, match="Unknown format code") as error:
+            await environment(attempt=attempt).run(booking_activities.book_hotel, booking)
+        failures.append(error.value)
+
+    # A real Python error from our own code, not an injected Temporal failure...
+    assert not any(isinstance(failure, ApplicationError) for failure in failures)
+    # ...raised by the one marked line.
+    assert len(bug_lines()) == 1
+    innermost = traceback.extract_tb(failures[0].__traceback__)[-1]
+    assert (Path(innermost.filename), innermost.lineno) == (
+        Path(activities.__file__),
+        bug_lines()[0],
+    )
+    # The service took the hotel on the first attempt, and no attempt booked it again.
+    assert [(row.service, row.state) for row in ledger.reservations()] == [("hotel", "booked")]
+    # The other bookings of the same trip have no bug.
+    await environment().run(booking_activities.book_car, booking)

@@ -17,6 +17,7 @@ from book_workflow import BOOKING_RETRY_POLICY, BookingWorkflow
 from shared import WORKFLOW_TYPE, BookingInput, BookingResult, FailAt
 from simulated_services import BookingServices
 from tests.history import activity_runs, assert_replays, compensation_order, workflow_clock_seconds
+from tests.test_crash_recovery import wait_until
 
 TRIP = BookingInput(
     name="Ada Lovelace",
@@ -53,8 +54,9 @@ async def test_happy_path_books_all_three(
 
     assert result.outcome == "booked"
     assert result.compensations == []
+    assert result.undone == {}
     booked = ledger.booked(handle.id)
-    assert {service: r.confirmation for service, r in booked.items()} == result.confirmations
+    assert {service: r.confirmation for service, r in booked.items()} == result.booked
     assert {service: r.item for service, r in booked.items()} == {
         "car": "Toyota Supra",
         "hotel": "Hotel Adlon",
@@ -108,6 +110,14 @@ async def test_a_rejected_booking_rolls_back_what_was_attempted_in_reverse_order
         f"BookingRejected: {fail_at} booking rejected: no {getattr(TRIP, fail_at)} available"
     )
     assert ledger.booked(handle.id) == {}
+    # Nothing is named booked: what the services took and gave back is under `undone`.
+    assert result.booked == {}
+    assert result.undone == {
+        row.service: row.confirmation for row in ledger.reservations(handle.id) if row.confirmation
+    }
+    assert sorted(result.undone) == sorted(
+        undo[len("undo_book_") :] for undo in expected_undo_order[1:]
+    )
     history = await assert_replays(handle)
     assert compensation_order(history) == expected_undo_order
     # BookingRejected really matches the policy's non-retryable types: one attempt, no retry.
@@ -234,6 +244,32 @@ async def test_cancelling_mid_saga_rolls_back(
     status = await handle.query(BookingWorkflow.status)
     assert status.outcome == "cancelled"
     assert [step.state for step in status.steps] == ["undone", "skipped", "skipped"]
+    assert status.result().booked == {}
+    assert status.result().undone == {"car": ledger.reservations(handle.id)[0].confirmation}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_cancelling_while_temporal_retries_a_booking_ends_cancelled(
+    client: Client, task_queue: str, ledger: BookingServices
+) -> None:
+    # Nothing awaits the result, so the retries wait in real time: the cancel finds the car
+    # between two attempts, where the workflow learns of it from the cancelled activity.
+    handle = await start(client, task_queue, replace(TRIP, failures_before_success=8))
+
+    async def car_retrying() -> bool:
+        pending = (await handle.describe()).raw_description.pending_activities
+        return any(activity.attempt >= 2 for activity in pending)
+
+    await wait_until(car_retrying, "the car booking retries", within=10)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+
+    assert isinstance(failure.value.cause, CancelledError)
+    status = await handle.query(BookingWorkflow.status)
+    assert status.outcome == "cancelled"
+    assert compensation_order(await assert_replays(handle)) == ["undo_book_car"]
+    assert ledger.booked(handle.id) == {}
 
 
 @pytest.mark.usefixtures("worker")

@@ -17,6 +17,7 @@ def test_defaults_fill_the_optional_fields() -> None:
     assert parse_booking_input(VALID) == ADA
     assert ADA.network_delay_seconds == 3
     assert ADA.fail_at == "none"
+    assert ADA.bug_at == "none"
 
 
 def test_form_text_and_json_values_give_the_same_booking() -> None:
@@ -64,6 +65,8 @@ def test_text_is_trimmed() -> None:
         ({"failures_before_success": 2.5}, "failures_before_success", "whole number"),
         ({"failures_before_success": True}, "failures_before_success", "whole number"),
         ({"fail_at": "boat"}, "fail_at", "one of none, car, hotel, flight"),
+        ({"bug_at": "boat"}, "bug_at", "one of none, car, hotel, flight"),
+        ({"bug_at": None}, "bug_at", "one of none, car, hotel, flight"),
         ({"network_delay_seconds": 31}, "network_delay_seconds", "between 0 and 30"),
         ({"network_delay_seconds": "nan"}, "network_delay_seconds", "number of seconds"),
         ({"network_delay_seconds": "soon"}, "network_delay_seconds", "number of seconds"),

@@ -153,14 +153,22 @@ def _wrong_outcome(
         )
     if result.outcome == "booked":
         ledger = {service: row.confirmation for service, row in booked.items()}
-        if result.confirmations != ledger:
-            return f"confirmations {result.confirmations} differ from the ledger's {ledger}"
+        if result.booked != ledger or result.undone:
+            return (
+                f"booked {result.booked} and undone {result.undone}, but the ledger holds {ledger}"
+            )
         return None
     if booked:
         return f"rolled back, but the ledger still holds {sorted(booked)}"
-    undone = {row.service for row in rows}
-    if undone != set(scenario.attempted):
-        return f"undo rows for {sorted(undone)}, expected {sorted(scenario.attempted)}"
+    if result.booked:
+        return f"rolled back, but the result names {sorted(result.booked)} as booked"
+    with_rows = {row.service for row in rows}
+    if with_rows != set(scenario.attempted):
+        return f"undo rows for {sorted(with_rows)}, expected {sorted(scenario.attempted)}"
+    # A row with no confirmation is an undo that found nothing to cancel.
+    cancelled = {row.service: row.confirmation for row in rows if row.confirmation}
+    if result.undone != cancelled:
+        return f"undone {result.undone}, but the ledger cancelled {cancelled}"
     expected_undos = [f"undo_book_{service}" for service in reversed(scenario.attempted)]
     ran = result.compensations
     if scenario.booking.parallel_compensation:

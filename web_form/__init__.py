@@ -15,6 +15,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from runtime.connection import TemporalUnavailable, connect_config
+from runtime.search_attributes import OutcomeAttribute
 from shared import TASK_QUEUE
 from web_form import security
 from web_form.bookings import bookings
@@ -59,6 +60,7 @@ def create_app(start_booking: BookingStarter, config: Mapping[str, Any] | None =
     app.extensions["temporal_gateway"] = gateway
     app.extensions["live_views"] = LiveViews(gateway, app.config["BOOKING_TASK_QUEUE"])
     app.extensions["booking_starter"] = start_booking
+    app.extensions["outcome_attribute"] = OutcomeAttribute()
     if app.config["TEMPORAL_CONNECT_EAGERLY"]:
         try:
             gateway.connect()

@@ -9,7 +9,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from runtime.connection import TemporalUnavailable
-from shared import WORKFLOW_TYPE
+from shared import BOOKING_OUTCOME, WORKFLOW_TYPE
 from web_form.gateway import RPC_TIMEOUT, TemporalGateway
 from web_form.live_view import LiveViews, WorkflowNotFound, execution_name, temporal_ui_link
 
@@ -61,6 +61,8 @@ class BookingRow:
 
     workflow_id: str
     execution: str
+    outcome: str | None
+    """`BookingOutcome` as the workflow recorded it; None where the server lacks it."""
     started: str
 
 
@@ -91,6 +93,7 @@ async def recent_bookings(client: Client, task_queue: str, limit: int = 50) -> l
         BookingRow(
             workflow_id=execution.id,
             execution=execution_name(execution.status),
+            outcome=execution.typed_search_attributes.get(BOOKING_OUTCOME),
             started=execution.start_time.strftime("%Y-%m-%d %H:%M:%S UTC"),
         )
         for execution in found

@@ -15,9 +15,11 @@ from dataclasses import asdict, fields
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes
 from werkzeug.wrappers import Response
 
 from runtime.connection import TemporalUnavailable
+from runtime.search_attributes import OutcomeAttribute
 from shared import (
     FAIL_AT_CHOICES,
     MAX_COMPENSATION_FAILURES,
@@ -31,8 +33,9 @@ from shared import (
 )
 from web_form.gateway import TemporalGateway
 
-BookingStarter = Callable[[Client, BookingInput, str, str], Awaitable[None]]
-"""Starts the workflow of one booking: (client, booking, workflow id, task queue)."""
+BookingStarter = Callable[[Client, BookingInput, str, str, TypedSearchAttributes], Awaitable[None]]
+"""Starts the workflow of one booking: (client, booking, workflow id, task queue, the search
+attributes it starts with)."""
 
 form = Blueprint("form", __name__)
 
@@ -51,6 +54,7 @@ FORM_DEFAULTS = {
     "fail_at": "none",
     "network_delay_seconds": "3",
     "compensation_failures": "0",
+    "bug_at": "none",
 }
 
 FAIL_AT_LABELS = {
@@ -60,6 +64,9 @@ FAIL_AT_LABELS = {
     "flight": "Flight Booking Failure",
 }
 assert tuple(FAIL_AT_LABELS) == FAIL_AT_CHOICES
+
+BUG_AT_LABELS = {"none": "No bug", "car": "Car", "hotel": "Hotel", "flight": "Flight"}
+assert tuple(BUG_AT_LABELS) == FAIL_AT_CHOICES
 
 LIMITS = {
     "text": MAX_TEXT_LENGTH,
@@ -85,6 +92,7 @@ def render_form(
         problem=problem,
         form_token=token,
         fail_at_labels=FAIL_AT_LABELS,
+        bug_at_labels=BUG_AT_LABELS,
         limits=LIMITS,
     ), status
 
@@ -119,9 +127,15 @@ def book() -> Response | tuple[str, int]:
     workflow_id = new_workflow_id(booking.name, suffix=form_fingerprint(token, booking))
     start: BookingStarter = current_app.extensions["booking_starter"]
     gateway: TemporalGateway = current_app.extensions["temporal_gateway"]
+    outcome_attribute: OutcomeAttribute = current_app.extensions["outcome_attribute"]
     task_queue = str(current_app.config["BOOKING_TASK_QUEUE"])
+
+    async def start_on(client: Client) -> None:
+        search_attributes = await outcome_attribute.start_attributes(client)
+        await start(client, booking, workflow_id, task_queue, search_attributes)
+
     try:
-        gateway.call(lambda client: start(client, booking, workflow_id, task_queue))
+        gateway.call(start_on)
     except TemporalUnavailable as unavailable:
         return render_form(values, problem=str(unavailable), status=503)
     return redirect(url_for("bookings.booking_page", workflow_id=workflow_id), code=303)

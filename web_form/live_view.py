@@ -26,12 +26,20 @@ from temporalio.service import RPCError, RPCStatusCode
 from book_workflow import BookingWorkflow
 from runtime.connection import task_queue_pollers
 from runtime.hints import START_WORKER
-from shared import BookingInput, BookingStatus, Service, StepState, StepStatus, service_of_activity
+from shared import (
+    BookingInput,
+    BookingStatus,
+    NetworkDelay,
+    Service,
+    StepState,
+    StepStatus,
+    service_of_activity,
+)
 from web_form.gateway import RPC_TIMEOUT, TemporalGateway
 
-Badge = StepState | Literal["retrying", "unknown"]
-"""How a step looks: its state, or `retrying` while Temporal retries it, or `unknown` when no
-worker answered the query."""
+Badge = StepState | Literal["retrying", "delayed", "unknown"]
+"""How a step looks: its state, or `retrying` while Temporal retries it, `delayed` while the
+saga waits on the shaky network before it, or `unknown` when no worker answered the query."""
 
 BADGE_LABELS: dict[str, str] = {
     "unknown": "No answer",
@@ -136,7 +144,7 @@ def live_view(
         )
     elif query_problem is not None:
         notice = f"{query_problem} Is it running? Start one in a terminal: {START_WORKER}"
-    steps = [_step_view(step, pending, answered) for step in status.steps]
+    steps = [_step_view(step, pending, answered, status.network_delay) for step in status.steps]
     return LiveView(
         workflow_id=workflow_id,
         summary=summary,
@@ -154,7 +162,12 @@ def live_view(
     )
 
 
-def _step_view(step: StepStatus, pending: list[PendingActivity], answered: bool) -> StepView:
+def _step_view(
+    step: StepStatus,
+    pending: list[PendingActivity],
+    answered: bool,
+    network_delay: NetworkDelay | None,
+) -> StepView:
     state: StepState | Literal["unknown"] = step.state if answered else "unknown"
     activity = next((activity for activity in pending if activity.service == step.service), None)
     attempt = activity.attempt if activity is not None else None
@@ -162,6 +175,8 @@ def _step_view(step: StepStatus, pending: list[PendingActivity], answered: bool)
     last_error = activity.last_error if activity is not None and retried else step.last_error
     badge: Badge = "retrying" if state == "booking" and retried else state
     label = f"Retrying: attempt {attempt}" if badge == "retrying" else BADGE_LABELS[badge]
+    if state == "waiting" and network_delay is not None and network_delay.before == step.service:
+        badge, label = "delayed", f"Network delay, {network_delay.seconds:g} s"
     return StepView(
         service=step.service,
         item=step.item,
@@ -180,6 +195,8 @@ def _detail(
 ) -> str:
     if badge == "retrying":
         return f"Last error: {last_error}"
+    if badge == "delayed":
+        return "The shaky network: the workflow waits on a durable timer before this booking"
     if badge == "booked":
         return f"Confirmation {confirmation}"
     if badge == "failed":

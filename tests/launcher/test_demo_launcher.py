@@ -179,7 +179,7 @@ async def test_server_and_worker_come_back_after_kill_and_start_and_nothing_is_l
     assert result.outcome == "booked", "the restarted worker does the work"
     launcher.type("ledger")
     for service in ("car", "hotel", "flight"):
-        line = launcher.wait_for_line(result.confirmations[service])
+        line = launcher.wait_for_line(result.booked[service])
         assert handle.id in line
         assert service in line
 

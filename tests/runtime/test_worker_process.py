@@ -146,4 +146,4 @@ async def test_a_booking_started_from_the_cli_as_readme_shows(
         worker.stop()
     result = json.loads(finished.stdout)["result"]
     assert result["outcome"] == "booked"
-    assert sorted(result["confirmations"]) == ["car", "flight", "hotel"]
+    assert sorted(result["booked"]) == ["car", "flight", "hotel"]

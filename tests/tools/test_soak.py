@@ -35,7 +35,7 @@ def cancelled_rows(workflow_id: str, services: tuple[str, ...]) -> list[Reservat
     return [replace(row, state="cancelled") for row in booked_rows(workflow_id, services)]
 
 
-BOOKED = BookingResult("booked", {"car": "car-1", "hotel": "hotel-1", "flight": "flight-1"}, [])
+BOOKED = BookingResult("booked", {"car": "car-1", "hotel": "hotel-1", "flight": "flight-1"}, {}, [])
 
 
 def test_a_booking_with_all_three_reservations_is_booked() -> None:
@@ -46,15 +46,20 @@ def test_a_booking_with_all_three_reservations_is_booked() -> None:
 
 def test_a_rollback_that_undid_what_it_attempted_is_rolled_back() -> None:
     scenario = Scenario("w", replace(TRIP, fail_at="hotel"))
-    result = BookingResult("rolled_back", {"car": "car-1"}, ["undo_book_hotel", "undo_book_car"])
-    audit = audit_booking(scenario, COMPLETED, result, cancelled_rows("w", ("car", "hotel")))
+    # The hotel's row is an undo that found nothing to cancel: the hotel rejected the booking.
+    [hotel] = cancelled_rows("w", ("hotel",))
+    rows = [*cancelled_rows("w", ("car",)), replace(hotel, confirmation="")]
+    result = BookingResult(
+        "rolled_back", {}, {"car": "car-1"}, ["undo_book_hotel", "undo_book_car"]
+    )
+    audit = audit_booking(scenario, COMPLETED, result, rows)
     assert (audit.verdict, audit.problem) == ("rolled_back", None)
 
 
 def test_one_or_two_live_reservations_are_a_partial_booking() -> None:
     scenario = Scenario("w", replace(TRIP, fail_at="flight"))
     rows = booked_rows("w", ("car",)) + cancelled_rows("w", ("hotel", "flight"))
-    result = BookingResult("rolled_back", {}, ["undo_book_flight", "undo_book_hotel"])
+    result = BookingResult("rolled_back", {}, {}, ["undo_book_flight", "undo_book_hotel"])
     audit = audit_booking(scenario, COMPLETED, result, rows)
     assert audit.verdict == "partial"
     assert audit.problem == "w: only car booked"
@@ -89,24 +94,61 @@ def test_a_workflow_that_failed_did_not_complete() -> None:
         ),
         (
             Scenario("w", TRIP),
-            replace(BOOKED, confirmations={**BOOKED.confirmations, "car": "car-2"}),
+            replace(BOOKED, booked={**BOOKED.booked, "car": "car-2"}),
             booked_rows("w", ("car", "hotel", "flight")),
-            "confirmations",
+            "booked {'car': 'car-2'",
+        ),
+        (
+            Scenario("w", TRIP),
+            replace(BOOKED, undone={"car": "car-0"}),
+            booked_rows("w", ("car", "hotel", "flight")),
+            "undone {'car': 'car-0'}",
         ),
         (
             Scenario("w", replace(TRIP, fail_at="hotel")),
-            BookingResult("rolled_back", {}, ["undo_book_car", "undo_book_hotel"]),
+            BookingResult(
+                "rolled_back", {"car": "car-1"}, {}, ["undo_book_hotel", "undo_book_car"]
+            ),
+            cancelled_rows("w", ("car", "hotel")),
+            "the result names ['car'] as booked",
+        ),
+        (
+            Scenario("w", replace(TRIP, fail_at="hotel")),
+            BookingResult(
+                "rolled_back", {}, {"car": "car-1"}, ["undo_book_hotel", "undo_book_car"]
+            ),
+            cancelled_rows("w", ("car", "hotel")),
+            "undone {'car': 'car-1'}, but the ledger cancelled",
+        ),
+        (
+            Scenario("w", replace(TRIP, fail_at="hotel")),
+            BookingResult(
+                "rolled_back",
+                {},
+                {"car": "car-1", "hotel": "hotel-1"},
+                ["undo_book_car", "undo_book_hotel"],
+            ),
             cancelled_rows("w", ("car", "hotel")),
             "compensations ['undo_book_car', 'undo_book_hotel']",
         ),
         (
             Scenario("w", replace(TRIP, fail_at="hotel")),
-            BookingResult("rolled_back", {}, ["undo_book_hotel", "undo_book_car"]),
+            BookingResult(
+                "rolled_back", {}, {"car": "car-1"}, ["undo_book_hotel", "undo_book_car"]
+            ),
             cancelled_rows("w", ("car",)),
             "undo rows for ['car'], expected ['car', 'hotel']",
         ),
     ],
-    ids=["outcome", "confirmation", "undo-order", "undo-missing"],
+    ids=[
+        "outcome",
+        "confirmation",
+        "undone-when-booked",
+        "booked-after-rollback",
+        "undone-not-in-ledger",
+        "undo-order",
+        "undo-missing",
+    ],
 )
 def test_an_outcome_other_than_the_scenario_asked_for_is_wrong(
     scenario: Scenario, result: BookingResult, rows: list[Reservation], problem: str
@@ -119,7 +161,12 @@ def test_an_outcome_other_than_the_scenario_asked_for_is_wrong(
 
 def test_parallel_undos_may_finish_in_any_order() -> None:
     scenario = Scenario("w", replace(TRIP, fail_at="hotel", parallel_compensation=True))
-    result = BookingResult("rolled_back", {}, ["undo_book_car", "undo_book_hotel"])
+    result = BookingResult(
+        "rolled_back",
+        {},
+        {"car": "car-1", "hotel": "hotel-1"},
+        ["undo_book_car", "undo_book_hotel"],
+    )
     audit = audit_booking(scenario, COMPLETED, result, cancelled_rows("w", ("car", "hotel")))
     assert audit.verdict == "rolled_back"
 

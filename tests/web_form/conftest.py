@@ -21,7 +21,6 @@ from flask import Flask
 from launcher.processes import PROJECT_DIR, DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
-from tests.sync_bridge import run_async
 from tests.web_form.examples import EXAMPLES_TRIED
 from tests.web_form.helpers import serving
 
@@ -80,27 +79,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-@pytest.fixture(scope="session")
-def worker_process(
-    dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    """`python run_worker.py` on the dev server's default task queue."""
-    folder = tmp_path_factory.mktemp("worker")
-    with (folder / "worker.log").open("wb") as log:
-        worker = WorkerProcess(
-            address=dev_server.address,
-            ledger=folder / "ledger.sqlite3",
-            service_latency_seconds=0.2,
-            log=log,
-        )
-        worker.start()
-        try:
-            run_async(worker.wait_until_ready)
-            yield worker
-        finally:
-            worker.stop()
 
 
 def app_config(address: str, task_queue: str, **overrides: Any) -> dict[str, Any]:

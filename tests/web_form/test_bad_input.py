@@ -21,6 +21,8 @@ INVALID_FIELDS = [
     ("failures_before_success", "2.5", "must be a whole number"),
     ("failures_before_success", "five", "must be a whole number"),
     ("fail_at", "boat", "must be one of none, car, hotel, flight"),
+    ("bug_at", "train", "must be one of none, car, hotel, flight"),
+    ("bug_at", "Hotel", "must be one of none, car, hotel, flight"),
     ("network_delay_seconds", "31", "must be between 0 and 30 seconds"),
     ("network_delay_seconds", "nan", "must be a number of seconds"),
     ("compensation_failures", "99", "must be between 0 and 10"),

@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, expect
+from temporalio.client import Client
 
+from launcher.ports import free_port
 from launcher.processes import DevServer
 from run_workflow import create_app
+from shared import TASK_QUEUE
+from tests.servers import running_dev_server
+from tests.sync_bridge import run_async
 from tests.web_form.conftest import app_config
 from tests.web_form.helpers import serving
 
@@ -55,6 +60,7 @@ def fill_and_book(
     failures: str = "0",
     failure: str = "No failure",
     network_delay: str = "0.3",
+    bug: str = "No bug",
 ) -> None:
     page.goto(f"{base_url}/")
     if name is not None:
@@ -63,6 +69,7 @@ def fill_and_book(
         page.get_by_label("Car", exact=True).fill(car)
     page.get_by_label("Number of Failures Before Success:").fill(failures)
     page.get_by_label("Booking that fails for good:").select_option(label=failure)
+    page.get_by_label("Booking with a bug in its code:").select_option(label=bug)
     page.get_by_text("Advanced settings").click()
     page.get_by_label("Shaky-network delay between services (seconds):").fill(network_delay)
     page.get_by_role("button", name="Book the trip").click()
@@ -101,7 +108,87 @@ def test_a_flight_booking_failure_undoes_flight_hotel_car_in_that_order(
     )
     expect(page.locator("#step-flight .step-state")).to_have_text("Failed, undone")
     expect(page.locator("#step-flight .step-detail")).to_contain_text("flight booking rejected")
+    # Nothing reads as booked or confirmed: each reservation the services took is cancelled.
+    for service, prefix in (("car", "CAR"), ("hotel", "HOT")):
+        step = page.locator(f"#step-{service}")
+        expect(step.locator(".step-state")).to_have_text("Undone")
+        expect(step.locator(".step-detail")).to_have_text(
+            re.compile(rf"^Reservation {prefix}-[0-9A-F]{{6}} cancelled$")
+        )
+    expect(page.locator("#live")).not_to_contain_text(re.compile("Booked|Confirmation"))
     page.screenshot(path=artifacts / "flight-failure-rolled-back.png", full_page=True)
+
+
+def test_the_shaky_network_shows_between_two_services(
+    watched_page: Page, live_url: str, artifacts: Path
+) -> None:
+    page = watched_page
+    fill_and_book(page, live_url, network_delay="2")
+
+    for service in ("hotel", "flight"):
+        step = page.locator(f"#step-{service}")
+        expect(step.locator(".step-state")).to_have_text("Network delay, 2 s", timeout=SLOW)
+        expect(step).to_have_class(re.compile(r"\bstate-delayed\b"))
+        expect(step.locator(".step-detail")).to_contain_text("shaky network")
+        if service == "hotel":
+            expect(page.locator("#step-car .step-state")).to_have_text("Booked")
+            page.screenshot(path=artifacts / "network-delay.png", full_page=True)
+        expect(step.locator(".step-state")).to_have_text("Booked", timeout=SLOW)
+    expect(page.locator("#headline")).to_have_text("Booked: car, hotel and flight", timeout=SLOW)
+
+
+def test_a_booking_with_a_bug_shows_its_attempts_and_the_python_error(
+    watched_page: Page, live_url: str, dev_server: DevServer, artifacts: Path
+) -> None:
+    page = watched_page
+    fill_and_book(page, live_url, bug="Hotel", network_delay="0")
+    workflow_id = page.url.rsplit("/", 1)[1]
+    try:
+        hotel = page.locator("#step-hotel")
+        expect(hotel.locator(".step-state")).to_have_text("Retrying: attempt 2", timeout=SLOW)
+        expect(hotel.locator(".step-detail")).to_have_text(
+            "Last error: Unknown format code 'd' for object of type 'str'"
+        )
+        expect(page.locator("#step-car .step-state")).to_have_text("Booked")
+        expect(hotel.locator(".step-state")).to_have_text("Retrying: attempt 3", timeout=SLOW)
+        page.screenshot(path=artifacts / "bug-retrying.png", full_page=True)
+    finally:
+        # It would retry for fifteen minutes: end it, so the session's worker rests.
+        run_async(lambda: cancel(dev_server.address, workflow_id))
+    expect(page.locator("#headline")).to_have_text(
+        "Cancelled: everything booked was undone", timeout=SLOW
+    )
+
+
+async def cancel(address: str, workflow_id: str) -> None:
+    client = await Client.connect(address)
+    await client.get_workflow_handle(workflow_id).cancel()
+
+
+def test_the_temporal_ui_shows_what_was_broken_on_the_runs_page(
+    page: Page, artifacts: Path
+) -> None:
+    # The real Temporal UI, served by a dev server of its own (the session's runs headless).
+    with running_dev_server(ui_port=free_port()) as server:
+        run_async(server.wait_until_ui_ready)
+        app = create_app(app_config(server.address, TASK_QUEUE, TEMPORAL_UI_URL=server.ui_url))
+        with serving(app) as url:
+            fill_and_book(page, url, failures="2", failure="Flight Booking Failure", bug="Hotel")
+            run_page = page.locator("#temporal-ui-link").get_attribute("href")
+            assert run_page is not None
+            page.goto(run_page)
+            page.get_by_text("User Metadata", exact=True).click()
+            details = page.frame_locator("iframe[src*='What%20is%20broken']").locator("body")
+            expect(details).to_contain_text("What is broken in this booking", timeout=SLOW)
+            for line in (
+                "Failures before success: 2 per booking",
+                "Booking that fails for good: flight",
+                "Booking with a bug in its code: hotel",
+                "Shaky-network delay: 0.3 s between two services",
+                "Undo: one by one, newest first",
+            ):
+                expect(details).to_contain_text(line)
+            page.screenshot(path=artifacts / "temporal-ui-details.png", full_page=True)
 
 
 def test_failures_before_success_show_the_attempt_while_temporal_retries(
@@ -162,6 +249,15 @@ def test_the_form_and_the_list_of_bookings_look_right(
     page.get_by_role("button", name="Book the trip").click()
     expect(page.locator("#name-error")).to_have_text("Name is required.")
     page.screenshot(path=artifacts / "form-invalid.png", full_page=True)
+    fill_and_book(page, live_url, failure="Car Booking Failure", network_delay="0")
+    workflow_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#headline")).to_have_text("Rolled back: nothing is booked", timeout=SLOW)
     page.get_by_role("link", name="Recent bookings").click()
-    expect(page.locator("table.bookings a").first).to_be_visible(timeout=10_000)
+    row = page.locator("table.bookings tr", has=page.get_by_role("link", name=workflow_id))
+    # Visibility learns of the end a moment after it: the list is read again on a reload.
+    deadline = time.monotonic() + 10
+    while row.locator(".execution").inner_text() == "running" and time.monotonic() < deadline:
+        page.reload()
+    expect(row.locator(".execution")).to_have_text("completed")
+    expect(row.locator("td.outcome")).to_have_text("rolled back")
     page.screenshot(path=artifacts / "recent-bookings.png", full_page=True)

@@ -1,5 +1,6 @@
 """The web form through Flask's test client, against the time-skipping test server and an
-in-process worker (the fixtures in tests/conftest.py)."""
+in-process worker (the fixtures in tests/conftest.py), or a real dev server where the test
+reads what only it keeps (the start's details)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from launcher.ports import free_port
+from launcher.processes import DevServer
 from run_workflow import create_app
 from shared import BookingInput, BookingResult
+from tests.sync_bridge import run_async
 from tests.web_form.conftest import app_config
 from tests.web_form.helpers import TRIP, PageParts, fresh_form, submit, workflow_id_of
 
@@ -56,11 +59,16 @@ def test_the_form_has_the_demo_labels_defaults_and_a_label_for_every_input(
     assert response.status_code == 200
     page = PageParts(response.get_data(as_text=True))
     assert "Number of Failures Before Success:" in page.label_texts
+    assert "Booking with a bug in its code:" in page.label_texts
     assert page.options == [
         "No failure",
         "Car Booking Failure",
         "Hotel Booking Failure",
         "Flight Booking Failure",
+        "No bug",
+        "Car",
+        "Hotel",
+        "Flight",
     ]
     visible = [control for control in page.controls if control.get("type") != "hidden"]
     assert {control["name"] for control in visible} == {
@@ -74,6 +82,7 @@ def test_the_form_has_the_demo_labels_defaults_and_a_label_for_every_input(
         "compensation_failures",
         "parallel_compensation",
         "continue_with_error",
+        "bug_at",
     }
     assert all(control["id"] in page.label_targets for control in visible)
     defaults = {control["name"]: control.get("value") for control in visible}
@@ -92,6 +101,7 @@ async def test_a_valid_submit_starts_the_workflow_with_exactly_what_was_typed(
         "network_delay_seconds": "1.5",
         "compensation_failures": "1",
         "parallel_compensation": "true",
+        "bug_at": "flight",
     }
     response = await in_thread(submit, http, typed)
 
@@ -108,6 +118,7 @@ async def test_a_valid_submit_starts_the_workflow_with_exactly_what_was_typed(
         compensation_failures=1,
         parallel_compensation=True,
         continue_with_error=False,
+        bug_at="flight",
     )
     # Its retries would take real seconds; what matters here is what it was started with.
     await client.get_workflow_handle(workflow_id).terminate("test done")
@@ -218,3 +229,42 @@ def test_with_the_server_down_the_form_answers_503_quickly_and_keeps_the_input()
     assert "temporal server start-dev" in page
     assert 'value="Katherine Johnson"' in page
     assert elapsed < 5
+
+
+def test_each_booking_starts_with_details_that_name_what_was_broken(
+    dev_app: Flask, dev_server: DevServer
+) -> None:
+    broken = {
+        **TRIP,
+        "failures_before_success": "2",
+        "fail_at": "flight",
+        "bug_at": "hotel",
+        "network_delay_seconds": "1.5",
+        "compensation_failures": "1",
+        "parallel_compensation": "true",
+    }
+    workflows = {
+        "broken": workflow_id_of(submit(dev_app.test_client(), broken)),
+        "intact": workflow_id_of(submit(dev_app.test_client(), TRIP)),
+    }
+
+    async def details(workflow_id: str) -> str | None:
+        client = await Client.connect(dev_server.address)
+        return await (await client.get_workflow_handle(workflow_id).describe()).static_details()
+
+    assert run_async(lambda: details(workflows["broken"])) == (
+        "**What is broken in this booking**\n\n"
+        "- Failures before success: 2 per booking\n"
+        "- Booking that fails for good: flight\n"
+        "- Booking with a bug in its code: hotel (the line marked `# BUG` in `activities.py`)\n"
+        "- Shaky-network delay: 1.5 s between two services\n"
+        "- Undo: all at once; each fails once first"
+    )
+    assert run_async(lambda: details(workflows["intact"])) == (
+        "**What is broken in this booking**\n\n"
+        "- Failures before success: none\n"
+        "- Booking that fails for good: none\n"
+        "- Booking with a bug in its code: none\n"
+        "- Shaky-network delay: 0 s between two services\n"
+        "- Undo: one by one, newest first"
+    )

@@ -74,6 +74,7 @@ FIELD_VALUES: dict[str, st.SearchStrategy[str]] = {
     "compensation_failures": st.one_of(st.integers(0, 12).map(str), number_text),
     "parallel_compensation": flag_text,
     "continue_with_error": flag_text,
+    "bug_at": st.one_of(st.sampled_from(FAIL_AT_CHOICES), nasty_text),
 }
 
 
@@ -85,6 +86,7 @@ VALID_FIELD_VALUES: dict[str, st.SearchStrategy[str]] = {
     "compensation_failures": st.integers(0, MAX_COMPENSATION_FAILURES).map(str),
     "parallel_compensation": st.sampled_from(["true", "false", "on", ""]),
     "continue_with_error": st.sampled_from(["true", "false", "on", ""]),
+    "bug_at": st.sampled_from(FAIL_AT_CHOICES),
 }
 
 
@@ -166,6 +168,7 @@ def test_parse_booking_input_accepts_only_valid_bookings_and_names_the_bad_field
     assert math.isfinite(booking.network_delay_seconds)
     assert 0 <= booking.network_delay_seconds <= MAX_NETWORK_DELAY_SECONDS
     assert booking.fail_at in FAIL_AT_CHOICES
+    assert booking.bug_at in FAIL_AT_CHOICES
 
 
 valid_bookings = st.builds(
@@ -180,6 +183,7 @@ valid_bookings = st.builds(
     compensation_failures=st.integers(0, MAX_COMPENSATION_FAILURES),
     parallel_compensation=st.booleans(),
     continue_with_error=st.booleans(),
+    bug_at=st.sampled_from(FAIL_AT_CHOICES),
 )
 
 
