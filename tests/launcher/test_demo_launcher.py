@@ -194,24 +194,6 @@ async def test_server_and_worker_come_back_after_kill_and_start_and_nothing_is_l
     assert "Stopped" in launcher.lines[-1]
 
 
-def test_starts_all_three_parts_and_stops_them_on_ctrl_c(
-    launchers: list[Launcher], tmp_path: Path
-) -> None:
-    args, ports = port_args()
-    launcher = Launcher("--ledger", str(tmp_path / "ledger.sqlite3"), *args)
-    launchers.append(launcher)
-
-    launcher.wait_for_line("Ready in")
-    assert answers_200(f"http://127.0.0.1:{ports.form}/")
-    assert answers_200(f"http://127.0.0.1:{ports.ui}/")
-    started_processes = launcher.descendants()
-    assert len(started_processes) >= 3
-
-    launcher.press_ctrl_c()
-    assert launcher.wait_for_exit() == 0
-    assert_all_gone(started_processes, launcher)
-
-
 async def test_worker_alone_uses_the_server_from_the_environment_and_stops_on_sigterm(
     launchers: list[Launcher], tmp_path: Path
 ) -> None:
@@ -279,14 +261,19 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def test_killing_the_launcher_with_sigkill_stops_its_parts_and_frees_their_ports(
+def test_starts_all_three_parts_and_a_sigkill_to_it_stops_them_and_frees_their_ports(
     launchers: list[Launcher], tmp_path: Path
 ) -> None:
+    """Ctrl-C is the other tests' ending: all three parts together, and the form with the
+    worker over mTLS."""
     args, ports = port_args()
     launcher = Launcher("--ledger", str(tmp_path / "ledger.sqlite3"), *args)
     launchers.append(launcher)
     launcher.wait_for_line("Ready in")
+    assert answers_200(f"http://127.0.0.1:{ports.form}/")
+    assert answers_200(f"http://127.0.0.1:{ports.ui}/")
     parts = launcher.descendants()
+    assert len(parts) >= 3
     demo_ports = (ports.server, ports.ui, ports.form)
     assert not any(port_is_free(port) for port in demo_ports)
     try:
@@ -338,8 +325,10 @@ async def test_the_worker_and_the_form_book_a_trip_over_mtls(
         workflow_id = await asyncio.to_thread(visitor.book, trip)
         outcome = await asyncio.to_thread(visitor.watch, workflow_id, 30)
 
+        started_processes = launcher.descendants()
         launcher.press_ctrl_c()
         assert launcher.wait_for_exit() == 0
+        assert_all_gone(started_processes, launcher)
     assert outcome == "booked"
     # Our worker did the work (another test's worker may poll the same server), over mTLS.
     rows = [row for row in ledger.reservations() if row.workflow_id == workflow_id]
