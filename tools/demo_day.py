@@ -78,6 +78,7 @@ class DemoDayReport:
     unfinished: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    unavailable: int = 0
     samples: list[MemorySample] = field(default_factory=list)
     wall_seconds: float = 0.0
     work_dir: Path | None = None
@@ -109,6 +110,7 @@ class DemoDayReport:
             f"  finished          {finished} ({outcomes or 'none'})",
             f"  unfinished        {len(self.unfinished)}",
             f"  failed requests   {len(self.errors)} of {self.requests}",
+            f"  answered 503      {self.unavailable} (Temporal slower than 2 s; asked again)",
             f"  wall time         {self.wall_seconds:.1f} s",
             "  resident memory (MB)  bookings done  worker   form",
         ]
@@ -178,7 +180,7 @@ async def run_demo_day(settings: DemoDaySettings, out: TextIO = sys.stdout) -> D
                 sample("start", 0)
                 await asyncio.to_thread(_book_all, visitor, bookings, settings, report, sample)
                 sample("end", len(bookings))
-                report.requests = visitor.requests
+                report.requests, report.unavailable = visitor.requests, visitor.unavailable
             finally:
                 await asyncio.gather(*(asyncio.to_thread(process.stop) for process in clients))
     report.wall_seconds = time.monotonic() - began

@@ -20,7 +20,13 @@ from shared import BookingInput
 
 POLL_SECONDS = 0.4
 """As often as the live page's script (static/booking.js) asks."""
+AGAIN_AFTER_503_SECONDS = 2.0
+"""After a 503 (Temporal did not answer in time), the page's script asks again this much later."""
+TRIES_AFTER_503 = 5
 REQUEST_TIMEOUT_SECONDS = 10.0
+
+Answer = tuple[int, str, str]
+"""A page's status, body and Location header."""
 
 
 class FormVisitor:
@@ -35,8 +41,11 @@ class FormVisitor:
         )
         self._lock = threading.Lock()
         self.requests = 0
+        self.unavailable = 0
+        """Answers 503: Temporal did not answer the form in time (asked again, as a browser
+        does)."""
 
-    def fetch(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
+    def fetch(self, path: str, form: dict[str, str] | None = None) -> Answer:
         """(status, body, Location header) of GET `path`, or of POST `form` to it."""
         with self._lock:
             self.requests += 1
@@ -48,13 +57,28 @@ class FormVisitor:
             with answer:
                 return answer.code, answer.read().decode(), answer.headers.get("Location", "")
 
+    def fetch_patiently(
+        self, path: str, form: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        """`fetch`, but a 503 is asked again 2 s later, a few times: what the live page's script
+        does, and what a presenter does with a form that says Temporal is not answering (the
+        same form submitted again reaches the same booking)."""
+        for _ in range(TRIES_AFTER_503 - 1):
+            answer = self.fetch(path, form)
+            if answer[0] != 503:
+                return answer
+            with self._lock:
+                self.unavailable += 1
+            time.sleep(AGAIN_AFTER_503_SECONDS)
+        return self.fetch(path, form)
+
     def book(self, booking: BookingInput) -> str:
         """Fill in the form and submit it; the new booking's workflow id."""
         status, page, _ = self.fetch("/")
         if status != 200:
             raise RuntimeError(f"GET / answered {status}")
         tokens = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
-        status, page, location = self.fetch("/book", {**tokens, **form_fields(booking)})
+        status, page, location = self.fetch_patiently("/book", {**tokens, **form_fields(booking)})
         found = re.fullmatch(r"/bookings/([^/]+)", location)
         if status != 303 or found is None:
             raise RuntimeError(f"POST /book answered {status}: {first_words(page)}")
@@ -64,13 +88,13 @@ class FormVisitor:
         """Open the booking's page, then poll its live view until the run has finished; the
         outcome ("booked", "rolled_back", or the execution status), or None at the deadline."""
         path = f"/bookings/{urllib.parse.quote(workflow_id)}"
-        status, page, _ = self.fetch(path)
+        status, page, _ = self.fetch_patiently(path)
         if status != 200:
             raise RuntimeError(f"GET {path} answered {status}: {first_words(page)}")
         give_up = time.monotonic() + deadline_seconds
         while time.monotonic() < give_up:
             asked = time.monotonic()
-            status, body, _ = self.fetch(f"{path}/status")
+            status, body, _ = self.fetch_patiently(f"{path}/status")
             if status != 200:
                 raise RuntimeError(f"GET {path}/status answered {status}: {first_words(body)}")
             view: dict[str, Any] = json.loads(body)
