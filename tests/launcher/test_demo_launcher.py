@@ -49,7 +49,8 @@ class Launcher:
         )
         self.lines: list[str] = []
         self._new_lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -84,7 +85,8 @@ class Launcher:
 
     def wait_for_exit(self, within_seconds: float = 30.0) -> int:
         returncode = self.process.wait(within_seconds)
-        # Drain what it printed last, for the assertions' messages.
+        # Its last lines may still be on their way through the pipe: read up to its end.
+        self._reader.join(timeout=5)
         while not self._new_lines.empty():
             self.lines.append(self._new_lines.get())
         return returncode
