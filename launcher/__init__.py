@@ -26,10 +26,10 @@ async def run(args: argparse.Namespace) -> int:
     colour = sys.stdout.isatty() and not args.no_colour and "NO_COLOR" not in os.environ
     console = Console(sys.stdout, colour)
     began = time.monotonic()
-    parts = DemoParts(args, console)
     try:
+        parts = DemoParts(args, console)
         parts.check_before_start()
-    except (PortInUse, FileNotFoundError) as error:
+    except (PortInUse, FileNotFoundError, TemporalUnavailable) as error:
         console.say("demo", str(error))
         return 2
     if args.reset_ledger and not reset_ledger(args, console):

@@ -1,22 +1,28 @@
 """Soak: many bookings with random faults, a worker and the server killed mid-run, then an audit.
 
-python3 tools/soak.py [--bookings 500] [--workers 2] [--seed 1] [--deadline 900]
+python3 tools/soak.py [--bookings 500] [--workers 2] [--seed 1] [--freeze 15] [--deadline 900]
 
-It starts a Temporal dev server that keeps its data in a file and worker processes that share
-one ledger, starts the bookings (each with its own scenario: failures before success, a
-rejected booking or none, failing undos, no network delay), kills a worker with SIGKILL and
-starts it again, kills the server and starts it again on the same port and file, waits (up
-to the deadline) for every booking to end, and audits each one against the ledger: all three
-reservations booked or none, as its scenario asked; nothing duplicated; nothing stuck. It
-prints a table and exits with 1 if any booking broke the promise.
+It starts a Temporal dev server that keeps its data in a file, worker processes that share
+one ledger and the web form, starts the bookings (each with its own scenario: failures before
+success, a rejected booking or none, failing undos, no network delay), kills a worker with
+SIGKILL and starts it again, kills the server and starts it again on the same port and file,
+then freezes the server (SIGSTOP: a network partition, or a long pause) and resumes it
+(SIGCONT). While the server is frozen the form must answer within 5 s with its clear page,
+and afterwards it must recover on its own. The tool waits (up to the deadline) for every
+booking to end, and audits each one against the ledger: all three reservations booked or
+none, as its scenario asked; nothing duplicated; nothing stuck. It prints a table and exits
+with 1 if any booking broke the promise, or the form did not answer or recover.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -31,7 +37,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from book_workflow import BookingWorkflow
-from launcher.processes import DevServer, WorkerProcess, wait_until_all_ready
+from launcher.processes import DevServer, WebFormProcess, WorkerProcess, wait_until_all_ready
 from shared import (
     FAIL_AT_CHOICES,
     SERVICES,
@@ -43,12 +49,16 @@ from shared import (
     booking_summary,
 )
 from simulated_services import BookingServices, Reservation
+from tools.form_visitor import FormVisitor, first_words
 
 CARS = ("Toyota Supra", "VW Golf", "Tesla Model 3", "Fiat 500")
 HOTELS = ("Hotel Adlon", "Ritz Paris", "Hotel Sacher", "Pension Sonne")
 FLIGHTS = ("LH 404", "AF 1234", "BA 2490", "OS 111")
 STARTS_IN_FLIGHT = 50
 RESULTS_IN_FLIGHT = 20
+FORM_ANSWERS_WITHIN_SECONDS = 5.0
+"""What the form promises while the server is frozen: its clear page within this long."""
+FORM_RECOVERS_WITHIN_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -187,8 +197,48 @@ class SoakSettings:
     """From the start of the run; a booking still running then is stuck."""
     service_latency_seconds: float = 0.05
     """Every other worker takes this long per service call; the others take no time."""
+    freeze_seconds: float = 15.0
+    """How long the dev server stays frozen (SIGSTOP) in the middle of the run."""
     work_dir: Path | None = None
     """Where the server's and the ledger's files and the logs go (default: a new temp folder)."""
+
+
+@dataclass
+class Partition:
+    """The dev server frozen mid-run, and what the form answered meanwhile and after."""
+
+    frozen_seconds: float
+    running: int
+    """Bookings running when the server froze."""
+    form_status: int | None = None
+    form_message: str = ""
+    form_answer_seconds: float | None = None
+    """How long the form took to answer while the server was frozen."""
+    form_recovered_seconds: float | None = None
+    """From SIGCONT until the form answered 200 again; None if it did not."""
+
+    def fault(self) -> str:
+        return f"server SIGSTOP {self.frozen_seconds:.0f} s, {self.running} running"
+
+    def form(self) -> str:
+        recovered = (
+            "not again"
+            if self.form_recovered_seconds is None
+            else f"{self.form_recovered_seconds:.1f} s after SIGCONT"
+        )
+        return f"{self.form_status} in {self.form_answer_seconds or 0:.1f} s; 200 again {recovered}"
+
+    def problems(self) -> list[str]:
+        found = []
+        answered = self.form_answer_seconds
+        if self.form_status != 503 or answered is None or answered >= FORM_ANSWERS_WITHIN_SECONDS:
+            found.append(f"while the server was frozen the form answered {self.form()}")
+        if self.form_recovered_seconds is None:
+            found.append(
+                f"the form did not answer 200 within {FORM_RECOVERS_WITHIN_SECONDS:g} s "
+                "after the server resumed"
+            )
+        return found
 
 
 @dataclass
@@ -202,6 +252,7 @@ class SoakReport:
     work_dir: Path | None = None
     crashed_workers: list[str] = field(default_factory=list)
     """Worker processes that exited on their own: they must survive a server restart."""
+    partition: Partition | None = None
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for audit in self.audits.values() if audit.verdict == verdict)
@@ -213,7 +264,8 @@ class SoakReport:
     @property
     def problems(self) -> list[str]:
         audits = [audit.problem for audit in self.audits.values() if audit.problem is not None]
-        return audits + self.crashed_workers
+        form = [] if self.partition is None else self.partition.problems()
+        return audits + self.crashed_workers + form
 
     @property
     def exit_status(self) -> int:
@@ -227,13 +279,15 @@ class SoakReport:
             ("rolled back", str(self.count("rolled_back"))),
             (
                 "faults injected",
-                f"{self.scenario_faults + len(self.kills)}"
+                f"{self.scenario_faults + len(self.kills) + (self.partition is not None)}"
                 f"  ({self.scenario_faults} by the scenarios; "
                 + "; ".join(
-                    f"{process} SIGKILL, {running} running" for process, running in self.kills
+                    [f"{process} SIGKILL, {running} running" for process, running in self.kills]
+                    + ([self.partition.fault()] if self.partition else [])
                 )
                 + ")",
             ),
+            *([("form while frozen", self.partition.form())] if self.partition else []),
             ("partial bookings", str(self.count("partial"))),
             ("duplicates", str(self.duplicates)),
             ("stuck", str(self.count("stuck"))),
@@ -271,9 +325,12 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
             )
             for index in range(settings.workers)
         ]
+        form = WebFormProcess(
+            address=server.address, log=cleanup.enter_context((work_dir / "form.log").open("ab"))
+        )
         cleanup.callback(server.stop)
-        for worker in workers:
-            cleanup.callback(worker.stop)
+        for process in [*workers, form]:
+            cleanup.callback(process.stop)
 
         def say(line: str) -> None:
             print(f"[{time.monotonic() - began:6.1f} s] {line}", file=out, flush=True)
@@ -281,10 +338,10 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
         server.start()
         await server.wait_until_ready()
         client = await Client.connect(server.address)
-        for worker in workers:
-            worker.start()
-        await wait_until_all_ready(workers)
-        say(f"server and {settings.workers} workers up; starting {len(scenarios)} bookings")
+        for process in [*workers, form]:
+            process.start()
+        await wait_until_all_ready([*workers, form])
+        say(f"server, {settings.workers} workers and form up; starting {len(scenarios)} bookings")
         await _start_all(client, scenarios)
 
         running = await _running_after(client, len(scenarios), len(scenarios) // 10, deadline)
@@ -294,7 +351,13 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
         await asyncio.sleep(1)
         workers[0].start()
 
-        running = await _running_after(client, len(scenarios), len(scenarios) // 2, deadline)
+        running = await _running_after(client, len(scenarios), len(scenarios) * 3 // 10, deadline)
+        say(f"freezing the dev server with SIGSTOP for {settings.freeze_seconds:g} s")
+        report.partition = await _freeze(server, form, settings.freeze_seconds, running)
+        say(f"dev server resumed (SIGCONT); the form: {report.partition.form()}")
+        say(f"the form's page while frozen: {report.partition.form_message}")
+
+        running = await _running_after(client, len(scenarios), len(scenarios) * 6 // 10, deadline)
         server.kill()
         report.kills.append(("server", running))
         say(f"killed the dev server with SIGKILL ({running} bookings running)")
@@ -324,6 +387,52 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
             report.audits[stray] = Audit("wrong_outcome", problem=f"{stray}: no such booking")
     report.wall_seconds = time.monotonic() - began
     return report
+
+
+async def _freeze(
+    server: DevServer, form: WebFormProcess, seconds: float, running: int
+) -> Partition:
+    """Freeze the server for `seconds` (at least as long as the form takes to answer), ask the
+    form for a booking's page meanwhile, then resume the server and wait for the form to
+    answer that page again."""
+    assert server.process is not None
+    partition = Partition(seconds, running)
+    page = FormVisitor(form.url)
+    # Any booking's page: even a finished one's is checked with the server on each view.
+    path = f"/bookings/{await _any_booking(page)}"
+    os.kill(server.process.pid, signal.SIGSTOP)
+    frozen = time.monotonic()
+    try:
+        partition.form_status, partition.form_message = await _ask(page, path)
+        partition.form_answer_seconds = time.monotonic() - frozen
+        await asyncio.sleep(seconds - (time.monotonic() - frozen))
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    resumed = time.monotonic()
+    partition.frozen_seconds = resumed - frozen
+    while time.monotonic() - resumed < FORM_RECOVERS_WITHIN_SECONDS:
+        if (await _ask(page, path))[0] == 200:
+            partition.form_recovered_seconds = time.monotonic() - resumed
+            break
+        await asyncio.sleep(0.2)
+    return partition
+
+
+async def _any_booking(page: FormVisitor) -> str:
+    status, listing, _ = await asyncio.to_thread(page.fetch, "/bookings")
+    found = re.search(r'href="/bookings/([^"/]+)"', listing)
+    if status != 200 or found is None:
+        raise RuntimeError(f"the form lists no booking (GET /bookings answered {status})")
+    return found.group(1)
+
+
+async def _ask(page: FormVisitor, path: str) -> tuple[int | None, str]:
+    """The form's answer to GET `path`: its status and what it says, or None and why not."""
+    try:
+        status, body, _ = await asyncio.to_thread(page.fetch, path)
+    except OSError as error:
+        return None, str(error)
+    return status, first_words(body)
 
 
 async def _start_all(client: Client, scenarios: list[Scenario]) -> None:
@@ -430,6 +539,13 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
         help="seconds the whole run may take; a booking still running then is stuck (default 900)",
     )
     parser.add_argument(
+        "--freeze",
+        type=float,
+        default=defaults.freeze_seconds,
+        metavar="SECONDS",
+        help="how long the dev server stays frozen (SIGSTOP) mid-run (default 15)",
+    )
+    parser.add_argument(
         "--service-latency",
         type=float,
         default=defaults.service_latency_seconds,
@@ -449,6 +565,7 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
         seed=args.seed,
         deadline_seconds=args.deadline,
         service_latency_seconds=args.service_latency,
+        freeze_seconds=args.freeze,
         work_dir=args.work_dir,
     )
 

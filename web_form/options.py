@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from runtime.connection import TemporalUnavailable
 from runtime.process import configure_logging
 from web_form import DEFAULT_TEMPORAL_UI, close_app
 from web_form.gateway import TemporalGateway
@@ -59,10 +60,16 @@ def serve_until_stopped(
     create_app: Callable[[Mapping[str, Any]], Flask], description: str | None = None
 ) -> int:
     """The web form's whole command line: its options, its log, the app `create_app` makes,
-    served until Ctrl-C or SIGTERM. The exit status: 0, or 1 if the port is taken."""
+    served until Ctrl-C or SIGTERM. The exit status: 0, or 1 if the port is taken or a
+    connection setting cannot be used (a certificate file that is not there)."""
     args = parse_args(description=description)
     configure_logging()
-    return serve(create_app({"TEMPORAL_UI_URL": args.temporal_ui}), args)
+    try:
+        app = create_app({"TEMPORAL_UI_URL": args.temporal_ui})
+    except TemporalUnavailable as unusable:  # a connection setting no retry can fix
+        print(unusable, file=sys.stderr)
+        return 1
+    return serve(app, args)
 
 
 def serve(app: Flask, args: argparse.Namespace) -> int:

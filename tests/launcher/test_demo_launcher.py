@@ -1,9 +1,11 @@
 """The one-command demo launcher, with real processes on free ports: it starts the parts, waits
-until each answers, obeys `kill`/`start`, and leaves no process behind when it stops."""
+until each answers, obeys `kill`/`start`, leaves no process behind when it stops, even when it
+is killed with SIGKILL, and runs the worker and the form against a server that requires mTLS."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import signal
@@ -22,10 +24,13 @@ from temporalio.client import Client
 
 from book_workflow import BookingWorkflow
 from launcher.options import DemoPorts
+from launcher.ports import free_port
 from launcher.processes import PROJECT_DIR, DevServer
 from runtime.connection import task_queue_pollers
 from shared import TASK_QUEUE, BookingInput, new_workflow_id
 from simulated_services import BookingServices
+from tests.tls_proxy import TlsProxy, clean_env, make_certificates, tls_env
+from tools.form_visitor import FormVisitor
 
 pytestmark = pytest.mark.real_server
 
@@ -44,7 +49,8 @@ class Launcher:
         )
         self.lines: list[str] = []
         self._new_lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -79,7 +85,8 @@ class Launcher:
 
     def wait_for_exit(self, within_seconds: float = 30.0) -> int:
         returncode = self.process.wait(within_seconds)
-        # Drain what it printed last, for the assertions' messages.
+        # Its last lines may still be on their way through the pipe: read up to its end.
+        self._reader.join(timeout=5)
         while not self._new_lines.empty():
             self.lines.append(self._new_lines.get())
         return returncode
@@ -189,24 +196,6 @@ async def test_server_and_worker_come_back_after_kill_and_start_and_nothing_is_l
     assert "Stopped" in launcher.lines[-1]
 
 
-def test_starts_all_three_parts_and_stops_them_on_ctrl_c(
-    launchers: list[Launcher], tmp_path: Path
-) -> None:
-    args, ports = port_args()
-    launcher = Launcher("--ledger", str(tmp_path / "ledger.sqlite3"), *args)
-    launchers.append(launcher)
-
-    launcher.wait_for_line("Ready in")
-    assert answers_200(f"http://127.0.0.1:{ports.form}/")
-    assert answers_200(f"http://127.0.0.1:{ports.ui}/")
-    started_processes = launcher.descendants()
-    assert len(started_processes) >= 3
-
-    launcher.press_ctrl_c()
-    assert launcher.wait_for_exit() == 0
-    assert_all_gone(started_processes, launcher)
-
-
 async def test_worker_alone_uses_the_server_from_the_environment_and_stops_on_sigterm(
     launchers: list[Launcher], tmp_path: Path
 ) -> None:
@@ -261,3 +250,96 @@ def test_a_port_in_use_names_the_port_and_its_holder(
     assert f"Port {ports.ui} (Temporal Web UI)" in line
     assert f"pid {os.getpid()}" in line, "it names the process holding the port"
     assert "--ui-port" in line, "and says how to choose another port"
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port` now (as the demo's parts bind it)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_starts_all_three_parts_and_a_sigkill_to_it_stops_them_and_frees_their_ports(
+    launchers: list[Launcher], tmp_path: Path
+) -> None:
+    """Ctrl-C is the other tests' ending: all three parts together, and the form with the
+    worker over mTLS."""
+    args, ports = port_args()
+    launcher = Launcher("--ledger", str(tmp_path / "ledger.sqlite3"), *args)
+    launchers.append(launcher)
+    launcher.wait_for_line("Ready in")
+    assert answers_200(f"http://127.0.0.1:{ports.form}/")
+    assert answers_200(f"http://127.0.0.1:{ports.ui}/")
+    parts = launcher.descendants()
+    assert len(parts) >= 3
+    demo_ports = (ports.server, ports.ui, ports.form)
+    assert not any(port_is_free(port) for port in demo_ports)
+    try:
+        launcher.process.kill()  # SIGKILL to the launcher alone: a crashed terminal
+        killed = time.monotonic()
+        while time.monotonic() - killed < 5:
+            left = [part for part in parts if not gone(part)]
+            taken = [
+                port for port in (ports.server, ports.ui, ports.form) if not port_is_free(port)
+            ]
+            if not left and not taken:
+                break
+            time.sleep(0.05)
+        stopped_after = time.monotonic() - killed
+    finally:
+        for part in parts:  # whatever is left, so that a failure leaves nothing behind
+            with contextlib.suppress(psutil.NoSuchProcess):
+                part.kill()
+
+    assert left == [], f"still running {stopped_after:.1f} s after the launcher died"
+    assert taken == [], f"ports still taken {stopped_after:.1f} s after the launcher died"
+    assert stopped_after < 5
+
+
+async def test_the_worker_and_the_form_book_a_trip_over_mtls(
+    launchers: list[Launcher], dev_server: DevServer, tmp_path: Path
+) -> None:
+    """`run_demo.py --only worker form` against a server that requires mTLS, configured only
+    through Temporal's environment variables."""
+    certificates = make_certificates(tmp_path / "certs")
+    upstream = ("127.0.0.1", dev_server.port)
+    with TlsProxy(upstream, certificates, require_client_cert=True) as proxy:
+        ledger = BookingServices(tmp_path / "ledger.sqlite3")
+        form_port = free_port()
+        env = clean_env(tmp_path) | tls_env(proxy, certificates, client_cert=True)
+        launcher = Launcher(
+            *("--only", "worker", "form", "--form-port", str(form_port)),
+            *("--ledger", str(ledger.ledger_path), "--service-latency", "0"),
+            env=env,
+        )
+        launchers.append(launcher)
+        launcher.wait_for_line("Ready in")
+        launcher.wait_for_line(f"Temporal server   {proxy.address}")
+
+        visitor = FormVisitor(f"http://127.0.0.1:{form_port}")
+        trip = BookingInput(
+            "Whitfield Diffie", "Saab", "Claridge's", "SK 1", network_delay_seconds=0
+        )
+        workflow_id = await asyncio.to_thread(visitor.book, trip)
+        outcome = await asyncio.to_thread(visitor.watch, workflow_id, 30)
+
+        started_processes = launcher.descendants()
+        launcher.press_ctrl_c()
+        assert launcher.wait_for_exit() == 0
+        assert_all_gone(started_processes, launcher)
+    assert outcome == "booked"
+    # Our worker did the work (another test's worker may poll the same server), over mTLS.
+    rows = [row for row in ledger.reservations() if row.workflow_id == workflow_id]
+    assert sorted(row.service for row in rows if row.state == "booked") == [
+        "car",
+        "flight",
+        "hotel",
+    ]
+    # The launcher's check, the worker, its readiness check and the form: all through the proxy.
+    assert len(proxy.handshakes) >= 3
+    assert all(h.alpn == "h2" and h.client_subject is not None for h in proxy.handshakes)
+    ledger.close()

@@ -1,8 +1,9 @@
 """The soak tool: its audit catches every broken promise, and a small real run keeps them all.
 
-The small run starts a real dev server with a data file and two worker processes, kills a
-worker and the server on the way, and takes about half a minute: deselect it with
-`pytest -m "not soak"`. The full run is `python tools/soak.py` (500 bookings).
+The small run starts a real dev server with a data file, two worker processes and the form,
+kills a worker and the server on the way and freezes the server for 2 s (the full run: 15 s),
+and takes about half a minute: deselect it with `pytest -m "not soak"`. The full run is
+`python tools/soak.py` (500 bookings).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from temporalio.client import WorkflowExecutionStatus
 from launcher.processes import PROJECT_DIR
 from shared import BookingInput, BookingResult
 from simulated_services import Reservation
-from tools.soak import Scenario, SoakSettings, audit_booking, random_scenarios, run_soak
+from tools.soak import (
+    Partition,
+    Scenario,
+    SoakReport,
+    SoakSettings,
+    audit_booking,
+    random_scenarios,
+    run_soak,
+)
 
 COMPLETED = WorkflowExecutionStatus.COMPLETED
 TRIP = BookingInput("Ada", "Toyota Supra", "Hotel Adlon", "LH 404", network_delay_seconds=0)
@@ -182,6 +191,20 @@ def test_scenarios_come_from_the_seed_and_count_their_faults() -> None:
     assert Scenario("w", replace(TRIP, failures_before_success=3)).injected_faults == 9
 
 
+def test_a_form_that_hangs_or_stays_down_around_a_freeze_fails_the_soak() -> None:
+    answered = Partition(15, 3, 503, "Temporal is not answering", 2.0, 0.5)
+    assert answered.problems() == []
+    for broken in (
+        replace(answered, form_answer_seconds=6.0),  # answered too late
+        replace(answered, form_status=500),  # not the clear page
+        replace(answered, form_status=None),  # no answer at all
+        replace(answered, form_recovered_seconds=None),  # never came back
+    ):
+        assert broken.problems(), broken
+        report = SoakReport(SoakSettings(bookings=0), partition=broken)
+        assert report.exit_status == 1
+
+
 def test_the_soak_script_runs_from_the_command_line() -> None:
     completed = subprocess.run(
         [sys.executable, str(PROJECT_DIR / "tools" / "soak.py"), "--help"],
@@ -196,10 +219,12 @@ def test_the_soak_script_runs_from_the_command_line() -> None:
 
 @pytest.mark.soak
 @pytest.mark.real_server
-async def test_a_small_soak_with_a_worker_and_the_server_killed_keeps_every_promise(
+async def test_a_small_soak_with_a_worker_and_the_server_killed_and_frozen_keeps_every_promise(
     tmp_path: Path,
 ) -> None:
-    settings = SoakSettings(bookings=50, workers=2, seed=7, deadline_seconds=150, work_dir=tmp_path)
+    settings = SoakSettings(
+        bookings=50, workers=2, seed=7, deadline_seconds=150, freeze_seconds=2, work_dir=tmp_path
+    )
     report = await run_soak(settings)
 
     print(report.table())
@@ -216,3 +241,13 @@ async def test_a_small_soak_with_a_worker_and_the_server_killed_keeps_every_prom
     assert [process for process, _ in report.kills] == ["worker", "server"]
     assert all(running > 0 for _, running in report.kills), "each kill must hit running bookings"
     assert report.scenario_faults == sum(scenario.injected_faults for scenario in scenarios) > 0
+    partition = report.partition
+    assert partition is not None
+    assert partition.running > 0, "the freeze must hit running bookings"
+    assert partition.frozen_seconds >= 2
+    # While frozen, the form answered with its clear page in time; then it recovered alone.
+    assert partition.form_status == 503
+    assert partition.form_answer_seconds is not None
+    assert partition.form_answer_seconds < 5
+    assert "Cannot reach the Temporal server at" in partition.form_message
+    assert partition.form_recovered_seconds is not None
