@@ -9,9 +9,11 @@ from dataclasses import fields
 
 import pytest
 
-from shared import BookingInput, BookingResult, BookingStatus, StepStatus
+from shared import BookingInput, BookingResult, BookingStatus, NetworkDelay, StepStatus
 
 
-@pytest.mark.parametrize("wire_type", [BookingInput, BookingResult, BookingStatus, StepStatus])
+@pytest.mark.parametrize(
+    "wire_type", [BookingInput, BookingResult, BookingStatus, NetworkDelay, StepStatus]
+)
 def test_every_field_type_is_a_type_not_text(wire_type: type) -> None:
     assert [field.name for field in fields(wire_type) if isinstance(field.type, str)] == []
