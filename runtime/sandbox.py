@@ -3,7 +3,7 @@
 Temporal's sandbox imports a workflow's module afresh for each workflow run, so that no state
 leaks from one run into the next. Python loads that module from its cached bytecode in
 `__pycache__`, if there is one; where bytecode writing is disabled (PYTHONDONTWRITEBYTECODE,
-as on our CI machines) there is none, and every run compiles the source again: about 1 ms of
+as on our CI machines) there is none, and every run compiles the source again: 1-2 ms of
 CPU per booking, for `book_workflow.py`.
 
 `compile_sandboxed_modules_once` keeps those compiled modules in memory, as `__pycache__`
