@@ -3,6 +3,7 @@
 import importlib
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,15 +36,16 @@ class ModuleProbe:
         return len(runs_seen_by_this_module), False
 """
 
-_compiled_files: list[str] = []
+_watched_files: set[str] = set()
+_compiles: Counter[str] = Counter()
 
 
 def _count_compiles(event: str, args: tuple[object, ...]) -> None:
-    if event == "compile" and isinstance(args[1], str):
-        _compiled_files.append(args[1])
+    if event == "compile" and isinstance(args[1], str) and args[1] in _watched_files:
+        _compiles[args[1]] += 1
 
 
-sys.addaudithook(_count_compiles)  # an audit hook cannot be removed; it only records names
+sys.addaudithook(_count_compiles)  # an audit hook stays for the process: it counts watched files
 
 
 @pytest.fixture
@@ -53,10 +55,12 @@ def probe_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     name = f"module_probe_{uuid.uuid4().hex[:8]}"
     path = tmp_path / f"{name}.py"
     path.write_text(PROBE_WORKFLOW)
+    _watched_files.add(str(path))
     monkeypatch.syspath_prepend(str(tmp_path))
     # The finder compile_sandboxed_modules_once installs goes when the test ends.
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
     yield path
+    _watched_files.discard(str(path))
     sys.modules.pop(name, None)
 
 
@@ -66,14 +70,14 @@ async def test_a_workflow_module_is_compiled_once_and_still_run_afresh_in_the_sa
     compile_sandboxed_modules_once()
     probe = importlib.import_module(probe_module.stem).ModuleProbe
     async with Worker(client, task_queue=task_queue, workflows=[probe]):
-        compiles_before = _compiled_files.count(str(probe_module))
+        compiles_before = _compiles[str(probe_module)]
         results = [
             await client.execute_workflow(
                 "ModuleProbe", id=f"probe-{uuid.uuid4().hex}", task_queue=task_queue
             )
             for _ in range(3)
         ]
-        compiles_during_runs = _compiled_files.count(str(probe_module)) - compiles_before
+        compiles_during_runs = _compiles[str(probe_module)] - compiles_before
 
     assert compiles_during_runs == 0
     # Each run has a module of its own, and the sandbox's restrictions hold.
