@@ -23,6 +23,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from runtime.connection import TemporalUnavailable, connect, connect_config
 from runtime.process import configure_logging, exit_without_finalizing, stop_requested
+from runtime.sandbox import compile_sandboxed_modules_once
 from runtime.search_attributes import register_outcome_attribute
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -148,6 +149,7 @@ async def run_worker(args: argparse.Namespace, make_worker: WorkerFactory) -> No
     """Connect, then run the worker `make_worker` builds until Ctrl-C or SIGTERM."""
     # First: a Ctrl-C while still connecting must stop the worker just as cleanly.
     stop = stop_requested()
+    compile_sandboxed_modules_once()
     config = connect_config()
     client = await connect(config)
     await register_outcome_attribute(client)
