@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from runtime.connection import TemporalUnavailable, connect, connect_config
+from runtime.heartbeat import MAX_HEARTBEAT_INTERVAL
 from runtime.process import configure_logging, exit_without_finalizing, stop_requested
 from runtime.sandbox import compile_sandboxed_modules_once
 from runtime.search_attributes import register_outcome_attribute
@@ -30,6 +31,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_LEDGER = PROJECT_DIR / "data" / "bookings.sqlite3"
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
 """On Ctrl-C, a service call in progress gets this long to finish."""
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
+"""How long the server offers a workflow's next task to the worker that holds the workflow in
+memory before it hands the task to any worker (the SDK's default: 10 s). A worker that was
+killed never takes it: this is how long the booking waits for a restarted worker. A busy live
+worker that misses it replays the workflow from its history, which costs only CPU."""
 
 WorkerFactory = Callable[[Client, argparse.Namespace], Worker]
 
@@ -72,9 +78,12 @@ class WorkerTuning:
 
 def worker_options(args: argparse.Namespace) -> dict[str, Any]:
     """The `Worker` keyword arguments every worker of the demo runs with: its tuning from the
-    command line, and a graceful shutdown."""
+    command line, a graceful shutdown, a short sticky queue timeout, and heartbeats sent
+    without delay."""
     return {
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
+        "sticky_queue_schedule_to_start_timeout": STICKY_QUEUE_TIMEOUT,
+        "max_heartbeat_throttle_interval": MAX_HEARTBEAT_INTERVAL,
         **tuning_from_args(args).worker_options(),
     }
 
