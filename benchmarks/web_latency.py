@@ -60,9 +60,14 @@ class FormSession:
             page = response.read().decode()
         self.csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
-    def book(self) -> str:
-        """POST /book with a new form; return the booking's workflow id."""
-        form = {**TRIP, "csrf_token": self.csrf_token, "form_token": secrets.token_hex(16)}
+    def book(self, **changes: str) -> str:
+        """POST /book with a new form (TRIP with `changes`); return the booking's workflow id."""
+        form = {
+            **TRIP,
+            **changes,
+            "csrf_token": self.csrf_token,
+            "form_token": secrets.token_hex(16),
+        }
         request = urllib.request.Request(
             f"{self.base_url}/book", data=urllib.parse.urlencode(form).encode(), method="POST"
         )

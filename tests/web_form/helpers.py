@@ -14,12 +14,13 @@ from typing import Any, TypeVar
 from flask import Flask
 from flask.testing import FlaskClient
 from temporalio.client import Client
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
+from benchmarks.web_latency import FormSession
 from launcher.ports import free_port
 from shared import WORKFLOW_TYPE
 from tests.sync_bridge import run_async
+from web_form.options import make_server
 
 T = TypeVar("T")
 
@@ -85,16 +86,34 @@ def settled_booking_count(address: str, task_queue: str, at_least: int) -> int:
 
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
-    """The app on a free port, served by werkzeug's threaded server in a thread."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    """The app on a free port, served by waitress as `run_workflow.py` serves it, in a thread."""
+    port = free_port()
+    server = make_server(app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
+        server.close()  # the listening socket: its loop ends with its last connection
         app.extensions["temporal_gateway"].close()
+
+
+POLLS_IN_A_MINUTE = 150
+"""An open live page polls its status every 0.4 s."""
+
+
+def book_and_watch(base_url: str, polls: int = POLLS_IN_A_MINUTE, **changes: str) -> str:
+    """What a presenter's browser does: book a trip (TRIP with `changes`), open its live page
+    with the page's assets, then poll its status `polls` times; the booking's workflow id."""
+    browser = FormSession(base_url)
+    workflow_id = browser.book(**changes)
+    for path in (f"/bookings/{workflow_id}", "/static/booking.js", "/static/style.css"):
+        with browser.opener.open(f"{base_url}{path}", timeout=10) as response:
+            response.read()
+    for _ in range(polls):
+        browser.status(workflow_id)
+    return workflow_id
 
 
 @contextmanager

@@ -44,7 +44,7 @@ def test_run_workflow_py_listens_on_loopback_only_with_debug_off(
     output = log_path.read_text()
 
     assert listening == ["127.0.0.1"]
-    assert "Debug mode: off" in output
+    assert "Debug mode" not in output
     assert f"Connected to Temporal at {dev_server.address}" in output
 
 
