@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import http.client
 import http.cookiejar
+import json
 import math
 import re
 import secrets
@@ -30,6 +31,7 @@ import urllib.request
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from launcher.processes import DevServer, WebFormProcess, WorkerProcess
 from runtime.process import exit_without_finalizing
@@ -80,11 +82,16 @@ class FormSession:
         raise RuntimeError("POST /book did not redirect")
 
     def status(self, workflow_id: str) -> None:
+        self.view(workflow_id)
+
+    def view(self, workflow_id: str) -> dict[str, Any]:
+        """GET the booking's status, as its live page polls it: the live view as JSON."""
         url = f"{self.base_url}/bookings/{workflow_id}/status"
         with self.opener.open(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
             if response.status != 200:
                 raise RuntimeError(f"status answered {response.status}")
-            response.read()
+            view: dict[str, Any] = json.loads(response.read())
+            return view
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
