@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 
 from benchmarks.web_latency import FormSession
 from launcher.ports import free_port
+from launcher.processes import WebFormProcess
 from shared import WORKFLOW_TYPE
 from tests.sync_bridge import run_async
 from web_form.options import make_server
@@ -97,6 +98,17 @@ def serving(app: Flask) -> Iterator[str]:
         server.task_dispatcher.shutdown()
         server.close()  # the listening socket: its loop ends with its last connection
         app.extensions["temporal_gateway"].close()
+
+
+@contextmanager
+def running_form(form: WebFormProcess) -> Iterator[WebFormProcess]:
+    """`form` (`run_workflow.py`) started and answering; stopped when the block ends."""
+    form.start()
+    try:
+        run_async(form.wait_until_ready)
+        yield form
+    finally:
+        form.stop()
 
 
 POLLS_IN_A_MINUTE = 150

@@ -13,8 +13,7 @@ import pytest
 
 from launcher.ports import free_port
 from launcher.processes import DevServer, WebFormProcess, WorkerProcess
-from tests.sync_bridge import run_async
-from tests.web_form.helpers import POLLS_IN_A_MINUTE, book_and_watch
+from tests.web_form.helpers import POLLS_IN_A_MINUTE, book_and_watch, running_form
 
 pytestmark = pytest.mark.real_server
 
@@ -23,18 +22,15 @@ def test_a_minute_of_polling_adds_no_line_and_a_booking_adds_one(
     dev_server: DevServer, worker_process: WorkerProcess, tmp_path: Path
 ) -> None:
     log_path = tmp_path / "form.log"
-    with log_path.open("wb") as log:
-        form = WebFormProcess(address=dev_server.address, log=log)
-        form.start()
-        try:
-            run_async(form.wait_until_ready)
-            before_booking = log_path.read_text().splitlines()
-            workflow_id = book_and_watch(
-                form.url, name="Hedy Lamarr", failures_before_success="2", fail_at="flight"
-            )
-            after_polling = log_path.read_text().splitlines()
-        finally:
-            form.stop()
+    with (
+        log_path.open("wb") as log,
+        running_form(WebFormProcess(address=dev_server.address, log=log)) as form,
+    ):
+        before_booking = log_path.read_text().splitlines()
+        workflow_id = book_and_watch(
+            form.url, name="Hedy Lamarr", failures_before_success="2", fail_at="flight"
+        )
+        after_polling = log_path.read_text().splitlines()
     output = log_path.read_text()
 
     assert "development server" not in output
@@ -74,15 +70,12 @@ class DebugWebForm(WebFormProcess):
 
 def test_debug_logs_one_line_per_request(dev_server: DevServer, tmp_path: Path) -> None:
     log_path = tmp_path / "form.log"
-    with log_path.open("wb") as log:
-        form = DebugWebForm(address=dev_server.address, log=log)
-        form.start()
-        try:
-            run_async(form.wait_until_ready)
-            with pytest.raises(urllib.error.HTTPError, match="404"):
-                urllib.request.urlopen(f"{form.url}/no/such/page", timeout=10)
-        finally:
-            form.stop()
+    with (
+        log_path.open("wb") as log,
+        running_form(DebugWebForm(address=dev_server.address, log=log)) as form,
+        pytest.raises(urllib.error.HTTPError, match="404"),
+    ):
+        urllib.request.urlopen(f"{form.url}/no/such/page", timeout=10)
     output = log_path.read_text()
 
     assert "Debug mode: templates are re-read when edited; one line per request" in output
