@@ -32,8 +32,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 # A room of open live pages, each polling every 0.4 s. A request mostly waits for Temporal
 # (at most 3.5 s when the server is frozen), not for the CPU: the threads are places to wait.
-SERVER_THREADS = 32
-"""Requests served at the same time; more wait in a queue for a free thread."""
+SERVER_THREADS = 64
+"""Requests served at the same time (50 polls or bookings at once each get one); more wait in
+a queue for a free thread."""
 CONNECTION_LIMIT = 1000
 """Open connections: a browser keeps a few per page (waitress's default, 100, is a dozen
 pages; past it waitress stops accepting and says so)."""
