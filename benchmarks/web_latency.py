@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import http.client
 import http.cookiejar
-import json
 import math
 import re
 import secrets
@@ -33,7 +32,6 @@ import urllib.request
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from launcher.processes import DevServer, WebFormProcess, WorkerProcess
 from runtime.process import exit_without_finalizing
@@ -64,14 +62,9 @@ class FormSession:
             page = response.read().decode()
         self.csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
-    def book(self, **changes: str) -> str:
-        """POST /book with a new form (TRIP with `changes`); return the booking's workflow id."""
-        form = {
-            **TRIP,
-            **changes,
-            "csrf_token": self.csrf_token,
-            "form_token": secrets.token_hex(16),
-        }
+    def book(self) -> str:
+        """POST /book with a new form; return the booking's workflow id."""
+        form = {**TRIP, "csrf_token": self.csrf_token, "form_token": secrets.token_hex(16)}
         request = urllib.request.Request(
             f"{self.base_url}/book", data=urllib.parse.urlencode(form).encode(), method="POST"
         )
@@ -84,16 +77,11 @@ class FormSession:
         raise RuntimeError("POST /book did not redirect")
 
     def status(self, workflow_id: str) -> None:
-        self.view(workflow_id)
-
-    def view(self, workflow_id: str) -> dict[str, Any]:
-        """GET the booking's status, as its live page polls it: the live view as JSON."""
         url = f"{self.base_url}/bookings/{workflow_id}/status"
         with self.opener.open(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
             if response.status != 200:
                 raise RuntimeError(f"status answered {response.status}")
-            view: dict[str, Any] = json.loads(response.read())
-            return view
+            response.read()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -16,11 +17,11 @@ from flask.testing import FlaskClient
 from temporalio.client import Client
 from werkzeug.test import TestResponse
 
-from benchmarks.web_latency import FormSession
 from launcher.ports import free_port
 from launcher.processes import WebFormProcess
-from shared import WORKFLOW_TYPE
+from shared import WORKFLOW_TYPE, BookingInput
 from tests.sync_bridge import run_async
+from tools.form_visitor import FormVisitor
 from web_form.options import make_server
 
 T = TypeVar("T")
@@ -115,17 +116,31 @@ POLLS_IN_A_MINUTE = 150
 """An open live page polls its status every 0.4 s."""
 
 
-def book_and_watch(base_url: str, polls: int = POLLS_IN_A_MINUTE, **changes: str) -> str:
-    """What a presenter's browser does: book a trip (TRIP with `changes`), open its live page
-    with the page's assets, then poll its status `polls` times; the booking's workflow id."""
-    browser = FormSession(base_url)
-    workflow_id = browser.book(**changes)
+TRAVELLER = BookingInput(
+    "Grace Hopper", "Volvo EX30", "Hotel Adlon", "LH 404", network_delay_seconds=0
+)
+
+
+def book_and_watch(
+    base_url: str, booking: BookingInput = TRAVELLER, polls: int = POLLS_IN_A_MINUTE
+) -> str:
+    """What a presenter's browser does: book `booking`, open its live page with the page's
+    assets, then poll its status `polls` times; the booking's workflow id."""
+    browser = FormVisitor(base_url)
+    workflow_id = browser.book(booking)
     for path in (f"/bookings/{workflow_id}", "/static/booking.js", "/static/style.css"):
-        with browser.opener.open(f"{base_url}{path}", timeout=10) as response:
-            response.read()
+        assert browser.fetch(path)[0] == 200, path
     for _ in range(polls):
-        browser.status(workflow_id)
+        poll(browser, workflow_id)
     return workflow_id
+
+
+def poll(browser: FormVisitor, workflow_id: str) -> dict[str, Any]:
+    """One poll of the booking's live view, as its page's script asks: the view."""
+    status, body, _ = browser.fetch(f"/bookings/{workflow_id}/status")
+    assert status == 200, body
+    view: dict[str, Any] = json.loads(body)
+    return view
 
 
 @contextmanager

@@ -6,17 +6,19 @@ the app is served by waitress, with a real worker process."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import partial
 
 import pytest
 
-from benchmarks.web_latency import FormSession, concurrently
+from benchmarks.web_latency import concurrently
 from launcher.processes import DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
 from tests.servers import frontend_requests
 from tests.web_form.conftest import app_config
-from tests.web_form.helpers import serving
+from tests.web_form.helpers import TRAVELLER, poll, serving
+from tools.form_visitor import FormVisitor
 from web_form.live_view import POLLERS_FRESH_SECONDS
 
 pytestmark = pytest.mark.real_server
@@ -28,11 +30,11 @@ def test_concurrent_polls_of_one_booking_share_one_fetch(
     dev_server: DevServer, worker_process: WorkerProcess
 ) -> None:
     with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
-        browser = FormSession(url)
-        workflow_id = browser.book(network_delay_seconds="5")  # runs for the whole test
-        browser.status(workflow_id)
+        browser = FormVisitor(url)
+        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=5))  # runs on
+        poll(browser, workflow_id)
         before = frontend_requests(dev_server)
-        concurrently([partial(browser.status, workflow_id) for _ in range(POLLS_AT_ONCE)])
+        concurrently([partial(poll, browser, workflow_id) for _ in range(POLLS_AT_ONCE)])
         asked = frontend_requests(dev_server) - before
 
     # Each poll on its own would ask each of the three questions once.
@@ -46,12 +48,12 @@ def test_whether_a_worker_polls_is_asked_at_most_every_two_seconds(
 ) -> None:
     polls = 10
     with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
-        browser = FormSession(url)
-        workflow_id = browser.book(network_delay_seconds="5")
+        browser = FormVisitor(url)
+        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=5))
         before = frontend_requests(dev_server)
         started = time.monotonic()
         for _ in range(polls):
-            browser.status(workflow_id)
+            poll(browser, workflow_id)
         elapsed = time.monotonic() - started
         asked = frontend_requests(dev_server) - before
 
@@ -64,12 +66,12 @@ def test_without_a_worker_the_polls_say_so_at_once_without_asking_for_one(
     dev_server: DevServer, quiet_queue: str
 ) -> None:
     with serving(create_app(app_config(dev_server.address, quiet_queue))) as url:
-        browser = FormSession(url)
-        workflow_id = browser.book()
-        first = browser.view(workflow_id)
+        browser = FormVisitor(url)
+        workflow_id = browser.book(TRAVELLER)
+        first = poll(browser, workflow_id)
         before = frontend_requests(dev_server)
         started = time.monotonic()
-        later = [browser.view(workflow_id) for _ in range(5)]
+        later = [poll(browser, workflow_id) for _ in range(5)]
         elapsed = time.monotonic() - started
         asked = frontend_requests(dev_server) - before
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from launcher.ports import free_port
 from launcher.processes import DevServer, WebFormProcess, WorkerProcess
-from tests.web_form.helpers import POLLS_IN_A_MINUTE, book_and_watch, running_form
+from tests.web_form.helpers import POLLS_IN_A_MINUTE, TRAVELLER, book_and_watch, running_form
 
 pytestmark = pytest.mark.real_server
 
@@ -27,9 +27,10 @@ def test_a_minute_of_polling_adds_no_line_and_a_booking_adds_one(
         running_form(WebFormProcess(address=dev_server.address, log=log)) as form,
     ):
         before_booking = log_path.read_text().splitlines()
-        workflow_id = book_and_watch(
-            form.url, name="Hedy Lamarr", failures_before_success="2", fail_at="flight"
+        booking = replace(
+            TRAVELLER, name="Hedy Lamarr", failures_before_success=2, fail_at="flight"
         )
+        workflow_id = book_and_watch(form.url, booking)
         after_polling = log_path.read_text().splitlines()
     output = log_path.read_text()
 
