@@ -36,8 +36,7 @@ STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
 memory before it hands the task to any worker (the SDK's default: 10 s). A worker that was
 killed never takes it: on stage, this is how long a booking waits for the restarted worker.
 The price: a worker so busy that a task waits longer replays that workflow from its history
-(measured at 500 bookings at once on 2 loaded cores: a third more worker CPU per booking);
-for such loads, `--sticky-queue-timeout 10`."""
+(docs/soak-and-benchmark.md has the figures); for such loads, `--sticky-queue-timeout 10`."""
 
 WorkerFactory = Callable[[Client, argparse.Namespace], Worker]
 
