@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from runtime.heartbeat import heartbeating
 from shared import BookingInput, Service, booking_item
 from simulated_services import BookingServices, ReservationCancelled
 
@@ -41,6 +43,9 @@ class BookingRejected(InjectedFailure):
 
 # Both name failures that no retry can fix; the booking retry policy lists them.
 NON_RETRYABLE_BOOKING_ERRORS = (BookingRejected.__name__, ReservationCancelled.__name__)
+# A booking heartbeats while its service works: if its worker dies, Temporal retries the call
+# once this long passes without a heartbeat, instead of after its whole start-to-close timeout.
+HEARTBEAT_TIMEOUT = timedelta(seconds=1.5)
 
 
 def _booking_workflow_id(info: activity.Info) -> str:
@@ -95,7 +100,7 @@ class BookingActivities:
         try:
             if info.attempt <= booking.failures_before_success:
                 raise ServiceUnavailable(f"{service} service unavailable")
-            await asyncio.sleep(self.settings.service_latency_seconds)
+            await heartbeating(asyncio.sleep(self.settings.service_latency_seconds))
             if booking.fail_at == service:
                 raise BookingRejected(
                     f"{service} booking rejected: no {booking_item(booking, service)} available"

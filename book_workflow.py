@@ -8,7 +8,7 @@ from temporalio import exceptions, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities import NON_RETRYABLE_BOOKING_ERRORS, BookingActivities
+    from activities import HEARTBEAT_TIMEOUT, NON_RETRYABLE_BOOKING_ERRORS, BookingActivities
     from saga import CompensationError, Saga
     from shared import (
         BOOKING_OUTCOME,
@@ -50,7 +50,6 @@ COMPENSATION_RETRY_POLICY = RetryPolicy(
 )
 
 SERVICE_CALL_TIMEOUT = timedelta(seconds=10)
-
 BOOK = {
     "car": BookingActivities.book_car,
     "hotel": BookingActivities.book_hotel,
@@ -115,6 +114,7 @@ class BookingWorkflow:
                 BOOK[service],
                 booking,
                 start_to_close_timeout=SERVICE_CALL_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,  # a dead worker's call: retried in seconds
                 schedule_to_close_timeout=BUG_FIX_WINDOW if has_bug else None,
                 retry_policy=BUG_RETRY_POLICY if has_bug else BOOKING_RETRY_POLICY,
                 summary=f"Book {service}: {step.item}",

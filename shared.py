@@ -382,6 +382,25 @@ def booking_details(booking: BookingInput) -> str:
     )
 
 
+def what_is_broken(booking: BookingInput) -> str:
+    """What the presenter broke, in a few words: `booking_details` in one line, for the form's
+    log, naming only what breaks something."""
+    broken = []
+    if booking.failures_before_success:
+        broken.append(_times(booking.failures_before_success, "failure") + " before success")
+    if booking.fail_at != "none":
+        broken.append(f"{booking.fail_at} booking rejected")
+    if booking.bug_at != "none":
+        broken.append(f"a bug in the {booking.bug_at} booking's code")
+    if booking.compensation_failures:
+        broken.append(_times(booking.compensation_failures, "failure") + " per undo")
+    return ", ".join(broken) or "nothing broken"
+
+
+def _times(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
+
+
 def new_workflow_id(name: str, suffix: str | None = None) -> str:
     """A readable, unique workflow id: the traveller's name, then a random suffix.
 

@@ -136,6 +136,9 @@ class DevServer(ManagedProcess):
         default_factory=lambda: {BOOKING_OUTCOME.name: "Keyword"}
     )
     """Registered at the start, name to type: the list in the UI filters bookings by outcome."""
+    metrics_port: int | None = None
+    """Where the server's Prometheus metrics are served (its requests counted by operation);
+    None lets the server choose."""
 
     @property
     def address(self) -> str:
@@ -161,6 +164,8 @@ class DevServer(ManagedProcess):
             command += ["--db-filename", str(self.db_filename)]
         for name, kind in self.search_attributes.items():
             command += ["--search-attribute", f"{name}={kind}"]
+        if self.metrics_port is not None:
+            command += ["--metrics-port", str(self.metrics_port)]
         return command
 
     def start(self) -> None:

@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from runtime.connection import TemporalUnavailable, connect, connect_config
+from runtime.heartbeat import MAX_HEARTBEAT_INTERVAL
 from runtime.process import configure_logging, exit_without_finalizing, stop_requested
 from runtime.sandbox import compile_sandboxed_modules_once
 from runtime.search_attributes import register_outcome_attribute
@@ -30,6 +31,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_LEDGER = PROJECT_DIR / "data" / "bookings.sqlite3"
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
 """On Ctrl-C, a service call in progress gets this long to finish."""
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
+"""How long the server offers a workflow's next task to the worker that holds the workflow in
+memory before it hands the task to any worker (the SDK's default: 10 s). A worker that was
+killed never takes it: on stage, this is how long a booking waits for the restarted worker.
+The price: a worker so busy that a task waits longer replays that workflow from its history
+(docs/soak-and-benchmark.md has the figures); for such loads, `--sticky-queue-timeout 10`."""
 
 WorkerFactory = Callable[[Client, argparse.Namespace], Worker]
 
@@ -43,6 +50,8 @@ class WorkerTuning:
     workflow_task_pollers: int | None = None
     activity_task_pollers: int | None = None
     max_cached_workflows: int | None = None
+    sticky_queue_timeout: int | None = None
+    """Seconds; None keeps the demo's STICKY_QUEUE_TIMEOUT."""
 
     def worker_options(self) -> dict[str, Any]:
         """The `Worker` keyword arguments for the options that are set."""
@@ -51,6 +60,10 @@ class WorkerTuning:
             "max_concurrent_workflow_tasks": self.max_concurrent_workflow_tasks,
             "max_cached_workflows": self.max_cached_workflows,
         }
+        if self.sticky_queue_timeout is not None:
+            options["sticky_queue_schedule_to_start_timeout"] = timedelta(
+                seconds=self.sticky_queue_timeout
+            )
         if self.workflow_task_pollers is not None:
             options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
                 self.workflow_task_pollers
@@ -72,9 +85,12 @@ class WorkerTuning:
 
 def worker_options(args: argparse.Namespace) -> dict[str, Any]:
     """The `Worker` keyword arguments every worker of the demo runs with: its tuning from the
-    command line, and a graceful shutdown."""
+    command line, a graceful shutdown, a short sticky queue timeout, and heartbeats sent
+    without delay."""
     return {
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
+        "sticky_queue_schedule_to_start_timeout": STICKY_QUEUE_TIMEOUT,
+        "max_heartbeat_throttle_interval": MAX_HEARTBEAT_INTERVAL,
         **tuning_from_args(args).worker_options(),
     }
 
@@ -85,7 +101,10 @@ _TUNING_HELP = {
     "workflow_task_pollers": "most concurrent polls for workflow tasks",
     "activity_task_pollers": "most concurrent polls for activity tasks",
     "max_cached_workflows": "workflows kept in memory between their tasks",
+    "sticky_queue_timeout": "seconds a workflow's next task waits for the worker that holds it "
+    "in memory before any worker may take it",
 }
+_TUNING_DEFAULTS = {"sticky_queue_timeout": "1, for a quick recovery on stage; the SDK's: 10"}
 
 
 def tuning_parser() -> argparse.ArgumentParser:
@@ -94,13 +113,14 @@ def tuning_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("tuning (for benchmarks and the soak tool)")
     for name, help_text in _TUNING_HELP.items():
         variable = f"BOOKING_{name.upper()}"
+        default = _TUNING_DEFAULTS.get(name, "the SDK's")
         group.add_argument(
             f"--{name.replace('_', '-')}",
             type=_positive_int,
             # argparse converts a text default with `type`, so a bad variable is refused too.
             default=os.environ.get(variable),
             metavar="N",
-            help=f"{help_text} (env {variable}; default: the SDK's)",
+            help=f"{help_text} (env {variable}; default: {default})",
         )
     return parser
 

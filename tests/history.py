@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -24,6 +24,8 @@ class ActivityRun:
     failure_type: str | None = None
     failure_message: str | None = None
     non_retryable: bool = False
+    retried_after: str | None = None
+    """Why the attempt before the last one failed ("activity Heartbeat timeout", ...)."""
 
 
 _CLOSING = {
@@ -38,11 +40,14 @@ def activity_runs(history: WorkflowHistory) -> list[ActivityRun]:
     """The workflow's activities in the order they were scheduled."""
     scheduled = _scheduled_names(history)
     attempts: dict[int, int] = {}
+    retried_after: dict[int, str] = {}
     closed: dict[int, ActivityRun] = {}
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started = event.activity_task_started_event_attributes
             attempts[started.scheduled_event_id] = started.attempt
+            if started.HasField("last_failure"):
+                retried_after[started.scheduled_event_id] = started.last_failure.message
         elif event.event_type in _CLOSING:
             outcome = _CLOSING[event.event_type]
             attributes = getattr(event, str(event.WhichOneof("attributes")))
@@ -55,6 +60,7 @@ def activity_runs(history: WorkflowHistory) -> list[ActivityRun]:
                 failure_type=failure.application_failure_info.type or None,
                 failure_message=failure.message or None,
                 non_retryable=failure.application_failure_info.non_retryable,
+                retried_after=retried_after.get(scheduled_id),
             )
     return [
         closed.get(event_id, ActivityRun(name, attempts.get(event_id, 0), "running"))
@@ -79,6 +85,22 @@ def _scheduled_names(history: WorkflowHistory) -> dict[int, str]:
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     }
+
+
+def sticky_queue_waits(history: WorkflowHistory) -> list[float]:
+    """Seconds each workflow task waited on a worker's sticky queue before the server gave up
+    on that worker and offered the task to any worker."""
+    scheduled_at = {}
+    waits = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            scheduled_at[event.event_id] = event.event_time.ToDatetime()
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+            timed_out = event.workflow_task_timed_out_event_attributes
+            if timed_out.timeout_type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
+                waited = event.event_time.ToDatetime() - scheduled_at[timed_out.scheduled_event_id]
+                waits.append(waited.total_seconds())
+    return waits
 
 
 def workflow_clock_seconds(history: WorkflowHistory) -> float:

@@ -20,7 +20,7 @@ from book_workflow import BookingWorkflow
 from launcher.processes import DevServer, WorkerProcess
 from shared import TASK_QUEUE, BookingInput, BookingResult, new_workflow_id
 from simulated_services import BookingServices
-from tests.history import activity_runs
+from tests.history import activity_runs, sticky_queue_waits
 
 pytestmark = pytest.mark.real_server
 
@@ -95,6 +95,10 @@ async def test_worker_killed_mid_booking_carries_on_with_no_double_booking(
         runs = {run.activity_type: run for run in activity_runs(await handle.fetch_history())}
         assert runs["book_car"].attempt == 1, "the car, booked before the crash, is not redone"
         assert runs["book_hotel"].attempt == 2, "the hotel call lost in the crash is retried"
+        # Noticed by its missing heartbeats, not after the 10 s start-to-close timeout; and a
+        # task offered first to the dead worker (it held the workflow) is soon offered to any.
+        assert runs["book_hotel"].retried_after == "activity Heartbeat timeout"
+        assert all(wait < 5 for wait in sticky_queue_waits(await handle.fetch_history()))
         second_log = (tmp_path / "second-worker.log").read_text()
         assert "book_hotel attempt 2" in second_log
         assert "book_car" not in second_log

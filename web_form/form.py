@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -30,8 +31,11 @@ from shared import (
     InvalidBookingInput,
     new_workflow_id,
     parse_booking_input,
+    what_is_broken,
 )
 from web_form.gateway import TemporalGateway
+
+log = logging.getLogger("booking.web")
 
 BookingStarter = Callable[[Client, BookingInput, str, str, TypedSearchAttributes], Awaitable[None]]
 """Starts the workflow of one booking: (client, booking, workflow id, task queue, the search
@@ -138,6 +142,7 @@ def book() -> Response | tuple[str, int]:
         gateway.call(start_on)
     except TemporalUnavailable as unavailable:
         return render_form(values, problem=str(unavailable), status=503)
+    log.info("Booking %s for %s: %s", workflow_id, booking.name, what_is_broken(booking))
     return redirect(url_for("bookings.booking_page", workflow_id=workflow_id), code=303)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 from temporalio.client import (
@@ -232,45 +233,68 @@ class WorkflowNotFound(LookupError):
     pass
 
 
+POLLERS_FRESH_SECONDS = 2.0
+"""How long the answer to "does a worker poll?" is reused. The server keeps listing a worker
+for a while after it died anyway; a worker that starts is noticed within this long."""
+
+
 class LiveViews:
     """Each booking's live view, asked of the server and the worker through the app's one
     Temporal client. A finished run never changes, and asking a worker about one replays its
-    whole history: its last view is kept instead (up to `keep` runs)."""
+    whole history: its last view is kept instead (up to `keep` runs).
 
-    def __init__(self, gateway: TemporalGateway, task_queue: str, keep: int = 1000) -> None:
+    A room of open pages polls every 0.4 s, so concurrent polls of one booking share one
+    fetch, and whether a worker polls is asked at most every `pollers_fresh_seconds`."""
+
+    def __init__(
+        self,
+        gateway: TemporalGateway,
+        task_queue: str,
+        keep: int = 1000,
+        pollers_fresh_seconds: float = POLLERS_FRESH_SECONDS,
+    ) -> None:
         self.gateway = gateway
         self.task_queue = task_queue
         self.keep = keep
-        # Only the gateway's loop thread touches this: every fetch runs there.
+        self.pollers_fresh_seconds = pollers_fresh_seconds
+        # Only the gateway's loop thread touches these: every fetch runs there.
         self._finished: OrderedDict[str, tuple[str, LiveView]] = OrderedDict()
+        self._fetches: SharedFetches[str, LiveView] = SharedFetches()
+        self._pollers: SharedFetches[str, bool | None] = SharedFetches()
+        self._polling: tuple[float, bool | None] | None = None
+        """The last answer to "does a worker poll?", and when it came (the loop's clock)."""
 
     def view(self, workflow_id: str) -> LiveView:
         """The booking's view now; raise `WorkflowNotFound` or `TemporalUnavailable`."""
-        return self.gateway.call(lambda client: self._fetch(client, workflow_id))
+        return self.gateway.call(
+            lambda client: self._fetches.get(workflow_id, lambda: self._fetch(client, workflow_id))
+        )
 
     async def _fetch(self, client: Client, workflow_id: str) -> LiveView:
-        """The three questions go out at once; the query is dropped as soon as the server
-        says that no worker polls (it could only wait for its timeout)."""
+        """The questions go out at once; the query is dropped as soon as the server says
+        that no worker polls (it could only wait for its timeout)."""
         handle = client.get_workflow_handle(workflow_id)
         remembered = self._finished.get(workflow_id)
         if remembered is not None:
             run_id, view = remembered
             if (await _describe(handle)).run_id == run_id:
                 return view
-        query = asyncio.ensure_future(_query_status(handle))
+        # No query when the server said a moment ago that no worker polls.
+        no_worker = self._polling is not None and self._polling[1] is False and self._fresh()
+        query = None if no_worker else asyncio.ensure_future(_query_status(handle))
         try:
             description, polling = await asyncio.gather(
-                _describe(handle),
-                _worker_polling(client, self.task_queue),
-                return_exceptions=True,
+                _describe(handle), self._worker_polling(client), return_exceptions=True
             )
             if isinstance(description, BaseException):
                 raise description
             if isinstance(polling, BaseException):
                 raise polling
-            status, query_problem = (None, None) if polling is False else await query
+            no_answer: tuple[None, None] = (None, None)
+            status, query_problem = no_answer if polling is False or not query else await query
         finally:
-            query.cancel()
+            if query is not None:
+                query.cancel()
         view = live_view(
             workflow_id,
             _execution(description),
@@ -286,10 +310,53 @@ class LiveViews:
             self._remember(workflow_id, description.run_id, view)
         return view
 
+    def _fresh(self) -> bool:
+        """Whether the last answer to "does a worker poll?" may still be used."""
+        if self._polling is None:
+            return False
+        asked_at, _ = self._polling
+        return asyncio.get_running_loop().time() - asked_at < self.pollers_fresh_seconds
+
+    async def _worker_polling(self, client: Client) -> bool | None:
+        if self._polling is not None and self._fresh():
+            return self._polling[1]
+        polling = await self._pollers.get(
+            self.task_queue, lambda: _worker_polling(client, self.task_queue)
+        )
+        self._polling = (asyncio.get_running_loop().time(), polling)
+        return polling
+
     def _remember(self, workflow_id: str, run_id: str, view: LiveView) -> None:
         self._finished[workflow_id] = (run_id, view)
         while len(self._finished) > self.keep:
             self._finished.popitem(last=False)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class SharedFetches(Generic[K, V]):
+    """Single flight: concurrent asks for one key share one fetch. The first ask starts it,
+    the others wait for the same answer (or error); the next ask after it ends fetches anew.
+    One asker giving up (its request timed out) does not cancel the fetch for the others."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Future[V]] = {}
+
+    async def get(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(fetch())
+            self._running[key] = running
+            running.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(running)
+
+    def _finished(self, key: K, done: asyncio.Future[V]) -> None:
+        if self._running.get(key) is done:
+            del self._running[key]
+        if not done.cancelled():
+            done.exception()  # read, so that a fetch nobody waits for any more logs nothing
 
 
 async def _describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:

@@ -30,6 +30,7 @@ from runtime.connection import task_queue_pollers
 from shared import TASK_QUEUE, BookingInput, new_workflow_id
 from simulated_services import BookingServices
 from tests.tls_proxy import TlsProxy, clean_env, make_certificates, tls_env
+from tests.web_form.helpers import book_and_watch
 from tools.form_visitor import FormVisitor
 
 pytestmark = pytest.mark.real_server
@@ -267,7 +268,8 @@ def test_starts_all_three_parts_and_a_sigkill_to_it_stops_them_and_frees_their_p
     launchers: list[Launcher], tmp_path: Path
 ) -> None:
     """Ctrl-C is the other tests' ending: all three parts together, and the form with the
-    worker over mTLS."""
+    worker over mTLS. On the way, a live page polls the form for a minute's worth: the form's
+    part of the terminal shows its booking and nothing else."""
     args, ports = port_args()
     launcher = Launcher("--ledger", str(tmp_path / "ledger.sqlite3"), *args)
     launchers.append(launcher)
@@ -276,6 +278,17 @@ def test_starts_all_three_parts_and_a_sigkill_to_it_stops_them_and_frees_their_p
     assert answers_200(f"http://127.0.0.1:{ports.ui}/")
     parts = launcher.descendants()
     assert len(parts) >= 3
+    if not any("Booking form on" in line for line in launcher.lines):
+        launcher.wait_for_line("Booking form on")  # its copy thread may lag behind "Ready in"
+    ready = len(launcher.lines)
+    workflow_id = book_and_watch(f"http://127.0.0.1:{ports.form}")
+    time.sleep(0.5)  # a line the polls made would be on its way through the form's pipe
+    launcher.type("parts")
+    launcher.wait_for_line("form: running")
+    # The form's part of the terminal while a live page polled: the booking, nothing else.
+    form_lines = [line for line in launcher.lines[ready:] if "form |" in line]
+    assert len(form_lines) == 1, "\n".join(form_lines)
+    assert f"Booking {workflow_id} for " in form_lines[0]
     demo_ports = (ports.server, ports.ui, ports.form)
     assert not any(port_is_free(port) for port in demo_ports)
     try:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum
 
 from activities import BookingActivities
 from run_worker import build_worker
-from runtime.worker import WorkerTuning, parse_args, tuning_from_args, worker_options
+from runtime.worker import (
+    STICKY_QUEUE_TIMEOUT,
+    WorkerTuning,
+    parse_args,
+    tuning_from_args,
+    worker_options,
+)
 
 
 async def test_options_reach_the_worker(
@@ -21,6 +29,7 @@ async def test_options_reach_the_worker(
             "--workflow-task-pollers=3",
             "--activity-task-pollers=4",
             "--max-cached-workflows=50",
+            "--sticky-queue-timeout=10",
         ]
     )
     worker = build_worker(client, booking_activities, **worker_options(args))
@@ -31,6 +40,17 @@ async def test_options_reach_the_worker(
     assert config.get("workflow_task_poller_behavior") == PollerBehaviorSimpleMaximum(3)
     assert config.get("activity_task_poller_behavior") == PollerBehaviorSimpleMaximum(4)
     assert config.get("max_cached_workflows") == 50
+    assert config.get("sticky_queue_schedule_to_start_timeout") == timedelta(seconds=10)
+
+
+async def test_the_demo_gives_a_killed_workers_workflows_to_another_worker_after_1_s(
+    client: Client, booking_activities: BookingActivities, task_queue: str
+) -> None:
+    options = worker_options(parse_args([]))
+    worker = build_worker(client, booking_activities, task_queue=task_queue, **options)
+
+    sticky = worker.config().get("sticky_queue_schedule_to_start_timeout")
+    assert sticky == STICKY_QUEUE_TIMEOUT == timedelta(seconds=1)
 
 
 def test_environment_variables_are_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -14,12 +15,14 @@ from typing import Any, TypeVar
 from flask import Flask
 from flask.testing import FlaskClient
 from temporalio.client import Client
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from launcher.ports import free_port
-from shared import WORKFLOW_TYPE
+from launcher.processes import WebFormProcess
+from shared import WORKFLOW_TYPE, BookingInput
 from tests.sync_bridge import run_async
+from tools.form_visitor import FormVisitor
+from web_form.options import make_server
 
 T = TypeVar("T")
 
@@ -85,16 +88,59 @@ def settled_booking_count(address: str, task_queue: str, at_least: int) -> int:
 
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
-    """The app on a free port, served by werkzeug's threaded server in a thread."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    """The app on a free port, served by waitress as `run_workflow.py` serves it, in a thread."""
+    port = free_port()
+    server = make_server(app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
+        server.close()  # the listening socket: its loop ends with its last connection
         app.extensions["temporal_gateway"].close()
+
+
+@contextmanager
+def running_form(form: WebFormProcess) -> Iterator[WebFormProcess]:
+    """`form` (`run_workflow.py`) started and answering; stopped when the block ends."""
+    form.start()
+    try:
+        run_async(form.wait_until_ready)
+        yield form
+    finally:
+        form.stop()
+
+
+POLLS_IN_A_MINUTE = 150
+"""An open live page polls its status every 0.4 s."""
+
+
+TRAVELLER = BookingInput(
+    "Grace Hopper", "Volvo EX30", "Hotel Adlon", "LH 404", network_delay_seconds=0
+)
+
+
+def book_and_watch(
+    base_url: str, booking: BookingInput = TRAVELLER, polls: int = POLLS_IN_A_MINUTE
+) -> str:
+    """What a presenter's browser does: book `booking`, open its live page with the page's
+    assets, then poll its status `polls` times; the booking's workflow id."""
+    browser = FormVisitor(base_url)
+    workflow_id = browser.book(booking)
+    for path in (f"/bookings/{workflow_id}", "/static/booking.js", "/static/style.css"):
+        assert browser.fetch(path)[0] == 200, path
+    for _ in range(polls):
+        poll(browser, workflow_id)
+    return workflow_id
+
+
+def poll(browser: FormVisitor, workflow_id: str) -> dict[str, Any]:
+    """One poll of the booking's live view, as its page's script asks: the view."""
+    status, body, _ = browser.fetch(f"/bookings/{workflow_id}/status")
+    assert status == 200, body
+    view: dict[str, Any] = json.loads(body)
+    return view
 
 
 @contextmanager

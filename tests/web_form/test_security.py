@@ -12,9 +12,8 @@ from flask import Flask
 from launcher.ports import free_port
 from launcher.processes import DevServer, WebFormProcess
 from run_workflow import create_app
-from tests.sync_bridge import run_async
 from tests.web_form.conftest import app_config
-from tests.web_form.helpers import TRIP, PageParts, submit, workflow_id_of
+from tests.web_form.helpers import TRIP, PageParts, running_form, submit, workflow_id_of
 from web_form.options import parse_args
 from web_form.security import SECRET_KEY_ENV
 
@@ -33,18 +32,15 @@ def test_run_workflow_py_listens_on_loopback_only_with_debug_off(
     dev_server: DevServer, tmp_path: Path
 ) -> None:
     log_path = tmp_path / "web.log"
-    with log_path.open("wb") as log:
-        web = WebFormProcess(address=dev_server.address, log=log)
-        web.start()
-        try:
-            run_async(web.wait_until_ready)
-            listening = listening_addresses(web.port)
-        finally:
-            web.stop()
+    with (
+        log_path.open("wb") as log,
+        running_form(WebFormProcess(address=dev_server.address, log=log)) as web,
+    ):
+        listening = listening_addresses(web.port)
     output = log_path.read_text()
 
     assert listening == ["127.0.0.1"]
-    assert "Debug mode: off" in output
+    assert "Debug mode" not in output
     assert f"Connected to Temporal at {dev_server.address}" in output
 
 

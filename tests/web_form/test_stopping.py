@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from launcher.processes import DevServer, WebFormProcess
-from tests.sync_bridge import run_async
+from tests.web_form.helpers import running_form
 
 pytestmark = pytest.mark.real_server
 
@@ -18,16 +18,13 @@ def test_the_form_stops_cleanly_on_a_signal(
     dev_server: DevServer, tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     log_path = tmp_path / "form.log"
-    with log_path.open("wb") as log:
-        form = WebFormProcess(address=dev_server.address, log=log)
-        form.start()
-        try:
-            run_async(form.wait_until_ready)
-            assert form.process is not None
-            form.process.send_signal(stop_signal)
-            returncode = form.process.wait(timeout=15)
-        finally:
-            form.kill()
+    with (
+        log_path.open("wb") as log,
+        running_form(WebFormProcess(address=dev_server.address, log=log)) as form,
+    ):
+        assert form.process is not None
+        form.process.send_signal(stop_signal)
+        returncode = form.process.wait(timeout=15)
     output = log_path.read_text()
 
     assert returncode == 0, output
