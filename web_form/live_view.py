@@ -295,6 +295,11 @@ class LiveViews:
         finally:
             if query is not None:
                 query.cancel()
+        if status is not None and status.outcome is None and _execution(description) != "running":
+            # The worker may have answered just before the run's last step, which the server's
+            # description, asked at the same time, already shows as ended: ask once more, now
+            # that the answer can no longer change (and is kept for good).
+            status, query_problem = await _query_status(handle)
         view = live_view(
             workflow_id,
             _execution(description),

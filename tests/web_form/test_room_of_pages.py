@@ -10,12 +10,14 @@ from dataclasses import replace
 from functools import partial
 
 import pytest
+from temporalio.client import Client
 
 from benchmarks.web_latency import concurrently
 from launcher.processes import DevServer, WorkerProcess
 from run_workflow import create_app
 from shared import TASK_QUEUE
 from tests.servers import frontend_requests
+from tests.sync_bridge import run_async
 from tests.web_form.conftest import app_config
 from tests.web_form.helpers import TRAVELLER, poll, serving
 from tools.form_visitor import FormVisitor
@@ -81,3 +83,31 @@ def test_without_a_worker_the_polls_say_so_at_once_without_asking_for_one(
         assert "python3 run_worker.py" in view["notice"]
     assert asked["QueryWorkflow"] == 0, "no worker polls: nobody could answer a query"
     assert elapsed < 5
+
+
+def test_a_finished_run_whose_status_has_no_outcome_is_asked_once_more_then_kept(
+    dev_server: DevServer, worker_process: WorkerProcess
+) -> None:
+    # A worker may answer the query just before the run's last step while the server already
+    # describes the run as ended; such an answer has no outcome, so the view asks again.
+    # A terminated run is the one that really ends without an outcome: it shows the guard.
+    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
+        browser = FormVisitor(url)
+        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=5))
+        assert poll(browser, workflow_id)["finished"] is False
+        run_async(lambda: terminate(dev_server.address, workflow_id))
+        before = frontend_requests(dev_server)
+        ended = poll(browser, workflow_id)
+        asked_first = frontend_requests(dev_server) - before
+        again = poll(browser, workflow_id)
+        asked_again = frontend_requests(dev_server) - before - asked_first
+
+    assert (ended["execution"], ended["finished"], ended["outcome"]) == ("terminated", True, None)
+    assert asked_first["QueryWorkflow"] == 2, asked_first
+    assert again == ended
+    assert asked_again["QueryWorkflow"] == 0, asked_again
+
+
+async def terminate(address: str, workflow_id: str) -> None:
+    client = await Client.connect(address)
+    await client.get_workflow_handle(workflow_id).terminate("the test ends it")
