@@ -43,8 +43,8 @@ class BookingRejected(InjectedFailure):
 
 # Both name failures that no retry can fix; the booking retry policy lists them.
 NON_RETRYABLE_BOOKING_ERRORS = (BookingRejected.__name__, ReservationCancelled.__name__)
-# A booking heartbeats while its service works: if its worker dies, Temporal retries the call
-# once this long passes without a heartbeat, instead of after its whole start-to-close timeout.
+# A call heartbeats while its service works: if its worker dies, Temporal retries the call once
+# this long passes without a heartbeat, instead of after its whole start-to-close timeout.
 HEARTBEAT_TIMEOUT = timedelta(seconds=1.5)
 
 
@@ -129,7 +129,7 @@ class BookingActivities:
         try:
             if info.attempt <= booking.compensation_failures:
                 raise ServiceUnavailable(f"{service} service unavailable while undoing")
-            await asyncio.sleep(self.settings.service_latency_seconds)
+            await heartbeating(asyncio.sleep(self.settings.service_latency_seconds))
             cancelled = await asyncio.to_thread(self.services.cancel, workflow_id, service)
         except Exception as error:
             log.info(

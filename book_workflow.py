@@ -87,8 +87,7 @@ class BookingWorkflow:
         try:
             for service in SERVICES:
                 await self._shaky_network(service, booking.network_delay_seconds)
-                # Pushed before the booking: a booking that timed out after the service
-                # took it must still be undone.
+                # Pushed first: a call that timed out after the service took it needs undoing too.
                 saga.add_compensation(partial(self._undo, service, booking))
                 await self._book(service, booking)
         except (Exception, asyncio.CancelledError) as error:
@@ -127,6 +126,7 @@ class BookingWorkflow:
                 UNDO[service],
                 booking,
                 start_to_close_timeout=SERVICE_CALL_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=COMPENSATION_RETRY_POLICY,
                 summary=f"Undo {service}: {step.item}",
             )

@@ -9,10 +9,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
+from activities import HEARTBEAT_TIMEOUT
 from book_workflow import BOOKING_RETRY_POLICY, BookingWorkflow
 from shared import WORKFLOW_TYPE, BookingInput, BookingResult, FailAt
 from simulated_services import BookingServices
@@ -128,6 +130,18 @@ async def test_a_rejected_booking_rolls_back_what_was_attempted_in_reverse_order
         "BookingRejected",
     )
     assert rejected.failure_type in (BOOKING_RETRY_POLICY.non_retryable_error_types or [])
+    # Every call, booking or undo, heartbeats: a killed worker's call is retried in seconds.
+    timeouts = {
+        event.activity_task_scheduled_event_attributes.activity_type.name: (
+            event.activity_task_scheduled_event_attributes.heartbeat_timeout.ToTimedelta()
+        )
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    assert set(timeouts) == {f"book_{fail_at}", *expected_undo_order} | {
+        run.activity_type for run in activity_runs(history)
+    }
+    assert set(timeouts.values()) == {HEARTBEAT_TIMEOUT}
 
 
 @pytest.mark.usefixtures("worker")
