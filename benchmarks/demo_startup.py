@@ -21,7 +21,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import psutil
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -29,10 +28,10 @@ from temporalio.client import Client
 
 from launcher.options import DemoPorts
 from launcher.processes import answers_200
+from runtime import PROJECT_DIR
 from runtime.process import exit_without_finalizing
 
 # This checkout, whichever one the installed modules come from.
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 GIVE_UP_AFTER_SECONDS = 60.0
 
 

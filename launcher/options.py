@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.ports import free_port
-from launcher.processes import PROJECT_DIR
+from runtime import PROJECT_DIR
 from runtime.worker import services_parser
 
 PARTS = ("server", "worker", "form")

@@ -15,13 +15,8 @@ from temporalio.envconfig import ClientConnectConfig
 from launcher.console import Console
 from launcher.options import shown
 from launcher.ports import ensure_port_free
-from launcher.processes import (
-    PROJECT_DIR,
-    DevServer,
-    ManagedProcess,
-    WebFormProcess,
-    WorkerProcess,
-)
+from launcher.processes import DevServer, ManagedProcess, WebFormProcess, WorkerProcess
+from runtime import PROJECT_DIR
 from runtime.connection import connect, connect_config
 from shared import TASK_QUEUE
 

@@ -27,10 +27,9 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from launcher.ports import free_port
+from runtime import PROJECT_DIR
 from runtime.connection import connect, connect_config, task_queue_pollers
 from shared import BOOKING_OUTCOME, TASK_QUEUE
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 Output = IO[bytes] | int | None
 """Where a process's output goes: a file, `subprocess.PIPE` for the caller to read, or nowhere."""

@@ -21,13 +21,13 @@ from typing import Any, NoReturn
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
+from runtime import PROJECT_DIR
 from runtime.connection import TemporalUnavailable, connect, connect_config
 from runtime.heartbeat import MAX_HEARTBEAT_INTERVAL
 from runtime.process import configure_logging, exit_without_finalizing, stop_requested
 from runtime.sandbox import compile_sandboxed_modules_once
 from runtime.search_attributes import register_outcome_attribute
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_LEDGER = PROJECT_DIR / "data" / "bookings.sqlite3"
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
 """On Ctrl-C, a service call in progress gets this long to finish."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from launcher.processes import PROJECT_DIR
+from runtime import PROJECT_DIR
 
 BUG_MARKER = "# BUG"
 # What a run or a tool leaves behind is not part of the project.

@@ -17,7 +17,9 @@ import sys
 import zlib
 from pathlib import Path
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+from runtime import PROJECT_DIR
+
+STATIC = PROJECT_DIR / "static"
 SOURCE = STATIC / "booking-saga.dot"
 TARGET = STATIC / "booking-saga.png"
 DIGEST_KEYWORD = b"booking-saga-dot-sha256"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from runtime import PROJECT_DIR
 from runtime.connection import TemporalUnavailable, connect_config
 from runtime.search_attributes import OutcomeAttribute
 from shared import TASK_QUEUE
@@ -26,7 +26,6 @@ from web_form.live_view import LiveViews
 
 log = logging.getLogger("booking.web")
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPORAL_UI = "http://localhost:8080"
 
 

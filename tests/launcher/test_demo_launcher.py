@@ -25,7 +25,8 @@ from temporalio.client import Client
 from book_workflow import BookingWorkflow
 from launcher.options import DemoPorts
 from launcher.ports import free_port
-from launcher.processes import PROJECT_DIR, DevServer
+from launcher.processes import DevServer
+from runtime import PROJECT_DIR
 from runtime.connection import task_queue_pollers
 from shared import TASK_QUEUE, BookingInput, new_workflow_id
 from simulated_services import BookingServices

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from launcher.ports import free_port
-from launcher.processes import PROJECT_DIR, DevServer
+from launcher.processes import DevServer
 from run_workflow import create_app
+from runtime import PROJECT_DIR
 from runtime.connection import CONNECT_TIMEOUT, TemporalUnavailable, connect, connect_config
 from tests.tls_proxy import (
     CertificateFiles,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.processes import PROJECT_DIR, DevServer, WorkerProcess, venv_binary
+from launcher.processes import DevServer, WorkerProcess, venv_binary
+from runtime import PROJECT_DIR
 from shared import TASK_QUEUE
 
 pytestmark = pytest.mark.real_server

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from launcher.processes import PROJECT_DIR
+from runtime import PROJECT_DIR
 from shared import BookingInput, BookingResult
 from simulated_services import Reservation
 from tools.soak import (

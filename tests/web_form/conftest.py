@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from launcher.processes import PROJECT_DIR, DevServer, WorkerProcess
+from launcher.processes import DevServer, WorkerProcess
 from run_workflow import create_app
+from runtime import PROJECT_DIR
 from shared import TASK_QUEUE
 from tests.web_form.examples import EXAMPLES_TRIED
 from tests.web_form.helpers import serving
