@@ -139,6 +139,7 @@ class BookingWorkflow:
             await asyncio.shield(compensation)
         except asyncio.CancelledError:
             await compensation
+            self._end("cancelled")
             raise
 
     def _end(self, outcome: Outcome) -> BookingResult:
