@@ -147,6 +147,9 @@ async def test_a_rejected_booking_rolls_back_what_was_attempted_in_reverse_order
         run.activity_type for run in activity_runs(history)
     }
     assert set(timeouts.values()) == {HEARTBEAT_TIMEOUT}
+    status = await handle.query(BookingWorkflow.status)
+    rejected_step = next(step for step in status.steps if step.service == fail_at)
+    assert (rejected_step.state, rejected_step.last_error) == ("failed", result.error)
 
 
 @pytest.mark.usefixtures("worker")
@@ -261,7 +264,7 @@ async def test_cancelling_mid_saga_rolls_back(
     history = await assert_replays(handle)
     assert compensation_order(history) == ["undo_book_car"]
     status = await handle.query(BookingWorkflow.status)
-    assert status.outcome == "cancelled"
+    assert (status.outcome, status.error) == ("cancelled", "cancelled")
     assert [step.state for step in status.steps] == ["undone", "skipped", "skipped"]
     assert status.result().booked == {}
     assert status.result().undone == {"car": ledger.reservations(handle.id)[0].confirmation}
@@ -363,3 +366,48 @@ async def test_an_invalid_input_fails_the_workflow_at_once_without_a_retry_loop(
     assert any(field_named in message for message in messages), messages
     assert isinstance(failure.value.cause, ApplicationError)
     assert activity_runs(await handle.fetch_history()) == []
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_temporal_ui_shows_each_step_with_its_summary_and_retry_policy(
+    client: Client, task_queue: str
+) -> None:
+    booking = replace(TRIP, fail_at="flight", network_delay_seconds=1)
+    result, handle = await book(client, task_queue, booking)
+    assert result.outcome == "rolled_back"
+    history = await handle.fetch_history()
+    converter = client.data_converter.payload_converter
+
+    scheduled = [
+        event.activity_task_scheduled_event_attributes
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    summaries = [
+        converter.from_payload(event.user_metadata.summary, str)
+        for event in history.events
+        if event.event_type
+        in (EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_STARTED)
+    ]
+    assert summaries == [
+        "Book car: Toyota Supra",
+        "Shaky network before the hotel",
+        "Book hotel: Hotel Adlon",
+        "Shaky network before the flight",
+        "Book flight: LH 404",
+        "Undo flight: LH 404",
+        "Undo hotel: Hotel Adlon",
+        "Undo car: Toyota Supra",
+    ]
+    bookings, undos = scheduled[:3], scheduled[3:]
+    for booking_step in bookings:
+        policy = booking_step.retry_policy
+        assert policy.maximum_attempts == 8
+        assert policy.maximum_interval.ToTimedelta() == timedelta(seconds=2)
+        assert list(policy.non_retryable_error_types) == ["BookingRejected", "ReservationCancelled"]
+    for undo in undos:
+        policy = undo.retry_policy
+        assert policy.maximum_attempts == 0, "an undo retries until it succeeds"
+        assert policy.maximum_interval.ToTimedelta() == timedelta(seconds=10)
+        assert list(policy.non_retryable_error_types) == []
+        assert undo.start_to_close_timeout.ToTimedelta() == timedelta(seconds=10)

@@ -60,6 +60,7 @@ async def test_continue_with_error_runs_the_rest_then_raises() -> None:
         await saga.compensate()
     assert recorder.ran == ["hotel"]
     assert [str(e) for e in error.value.errors] == ["flight failed", "car failed"]
+    assert str(error.value) == "2 compensation(s) failed: flight failed; car failed"
 
 
 async def test_parallel_compensation_starts_all_before_any_finishes() -> None:
