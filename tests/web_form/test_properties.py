@@ -127,6 +127,7 @@ VALID_JSON_VALUES: dict[str, st.SearchStrategy[object]] = {
     **{name: valid_text for name in TEXT_FIELDS},
     "failures_before_success": st.integers(0, MAX_FAILURES_BEFORE_SUCCESS),
     "fail_at": st.sampled_from(FAIL_AT_CHOICES),
+    "bug_at": st.sampled_from(FAIL_AT_CHOICES),
     "network_delay_seconds": st.one_of(
         st.integers(0, int(MAX_NETWORK_DELAY_SECONDS)), st.floats(0, MAX_NETWORK_DELAY_SECONDS)
     ),
