@@ -71,7 +71,9 @@ class Launcher:
             try:
                 line = self._new_lines.get(timeout=0.1)
             except queue.Empty:
-                if self.process.poll() is not None and self._new_lines.empty():
+                # Ended, and all it printed read: its last lines may lag behind its exit.
+                ended = self.process.poll() is not None and not self._reader.is_alive()
+                if ended and self._new_lines.empty():
                     break
                 continue
             self.lines.append(line)
