@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from activities import HEARTBEAT_TIMEOUT
+from activities import HEARTBEAT_TIMEOUT, BookingActivities, ServiceSettings
 from book_workflow import BOOKING_RETRY_POLICY, BookingWorkflow
+from run_worker import build_worker
 from shared import WORKFLOW_TYPE, BookingInput, BookingResult, FailAt
 from simulated_services import BookingServices
 from tests.history import (
@@ -411,3 +413,40 @@ async def test_the_temporal_ui_shows_each_step_with_its_summary_and_retry_policy
         assert policy.maximum_interval.ToTimedelta() == timedelta(seconds=10)
         assert list(policy.non_retryable_error_types) == []
         assert undo.start_to_close_timeout.ToTimedelta() == timedelta(seconds=10)
+
+
+class HotelUndoFailsForGood(BookingActivities):
+    """The real activities, but the hotel's undo fails in a way no retry can fix."""
+
+    @activity.defn(name="undo_book_hotel")
+    async def undo_book_hotel(self, booking: BookingInput) -> str:
+        raise ApplicationError("the hotel service is gone for good", non_retryable=True)
+
+
+@pytest.mark.parametrize(
+    ("continue_with_error", "undos_done"),
+    [(True, ["undo_book_flight", "undo_book_car"]), (False, ["undo_book_flight"])],
+)
+async def test_an_undo_that_fails_for_good_fails_the_run_after_the_undos_it_may_still_do(
+    client: Client,
+    task_queue: str,
+    ledger: BookingServices,
+    continue_with_error: bool,
+    undos_done: list[str],
+) -> None:
+    booking = replace(TRIP, fail_at="flight", continue_with_error=continue_with_error)
+    services = HotelUndoFailsForGood(ledger, ServiceSettings(service_latency_seconds=0))
+    async with build_worker(client, services, task_queue=task_queue):
+        handle = await start(client, task_queue, booking)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), timeout=30)
+
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "CompensationError"
+    assert cause.message.startswith("1 compensation(s) failed: ")
+    history = await assert_replays(handle)
+    assert compensation_order(history) == undos_done
+    hotel_undo = next(r for r in activity_runs(history) if r.activity_type == "undo_book_hotel")
+    assert (hotel_undo.outcome, hotel_undo.attempt, hotel_undo.non_retryable) == ("failed", 1, True)
+    assert set(ledger.booked(handle.id)) == ({"hotel"} if continue_with_error else {"car", "hotel"})
