@@ -40,7 +40,7 @@ def _decorator_name(decorator: cst.Decorator) -> str:
     expression = decorator.decorator
     if isinstance(expression, cst.Call):
         expression = expression.func
-    return cst.Module([]).code_for_node(expression)
+    return str(cst.Module([]).code_for_node(expression))
 
 
 def _registered(node: cst.CSTNode) -> bool:
