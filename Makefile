@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint demo diagram
+.PHONY: setup test lint demo diagram mutation
 
 setup: $(VENV)/.installed
 
@@ -31,3 +31,12 @@ diagram: static/booking-saga.png
 
 static/booking-saga.png: static/booking-saga.dot tools/render_diagram.py
 	$(PYTHON) tools/render_diagram.py
+
+# Mutation testing of the saga core (a tool, not part of `make test`): prints the score and the
+# surviving mutants. ARGS="--fresh" tests every mutant again, ARGS="--report" only reports.
+mutation: $(VENV)/.mutation-installed
+	nice -n 15 $(BIN)/python tools/mutation.py $(ARGS)
+
+$(VENV)/.mutation-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	touch $@

@@ -132,13 +132,13 @@ class BookingWorkflow:
             )
 
     async def _roll_back(self, saga: Saga, error: BaseException) -> None:
-        """Run the undos to the end, even when a cancel arrives while they run."""
         self._status.rolling_back(because=error)
         compensation = asyncio.ensure_future(saga.compensate())
         try:
             await asyncio.shield(compensation)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # a cancel while undoing: the undos still run to the end
             await compensation
+            self._end("cancelled")
             raise
 
     def _end(self, outcome: Outcome) -> BookingResult:

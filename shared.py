@@ -407,5 +407,5 @@ def new_workflow_id(name: str, suffix: str | None = None) -> str:
     The web form passes its own `suffix`, derived from the form, so that the same form
     submitted twice names the same workflow and so starts one saga, not two.
     """
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "trip"
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower())[:40].strip("-") or "trip"
     return f"booking-{slug}-{suffix or uuid.uuid4().hex[:8]}"

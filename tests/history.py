@@ -79,6 +79,21 @@ def compensation_order(history: WorkflowHistory) -> list[str]:
     return [name for name in completed if name.startswith("undo_")]
 
 
+def undos_scheduled_before_the_first_closed(history: WorkflowHistory) -> list[str]:
+    """The undo activities that were scheduled before any undo completed or failed: all of
+    them when the undos run at the same time, only the first when they run one by one."""
+    names = _scheduled_names(history)
+    scheduled: list[str] = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled.append(names[event.event_id])
+        elif event.event_type in _CLOSING:
+            attributes = getattr(event, str(event.WhichOneof("attributes")))
+            if names[attributes.scheduled_event_id].startswith("undo_"):
+                break
+    return [name for name in scheduled if name.startswith("undo_")]
+
+
 def _scheduled_names(history: WorkflowHistory) -> dict[int, str]:
     return {
         event.event_id: event.activity_task_scheduled_event_attributes.activity_type.name

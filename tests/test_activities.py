@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 import activities
@@ -123,3 +124,43 @@ async def test_the_booking_with_a_bug_fails_on_the_marked_line_on_every_attempt(
     assert [(row.service, row.state) for row in ledger.reservations()] == [("hotel", "booked")]
     # The other bookings of the same trip have no bug.
     await environment().run(booking_activities.book_car, booking)
+
+
+async def test_each_attempt_logs_one_line_for_the_worker_terminal(
+    booking_activities: BookingActivities, caplog: pytest.LogCaptureFixture
+) -> None:
+    booking = replace(TRIP, failures_before_success=1)
+    caplog.set_level(logging.INFO, logger="booking.activities")
+    with pytest.raises(ServiceUnavailable):
+        await environment(attempt=1).run(booking_activities.book_car, booking)
+    confirmation = await environment(attempt=2).run(booking_activities.book_car, booking)
+    with pytest.raises(ServiceUnavailable):
+        await environment(attempt=1).run(
+            booking_activities.undo_book_car, replace(TRIP, compensation_failures=1)
+        )
+    await environment(attempt=2).run(booking_activities.undo_book_car, booking)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "book_car attempt 1 for booking-ada-1: ServiceUnavailable: car service unavailable",
+        f"book_car attempt 2 for booking-ada-1: booked {confirmation}",
+        "undo_book_car attempt 1 for booking-ada-1: "
+        "ServiceUnavailable: car service unavailable while undoing",
+        f"undo_book_car attempt 2 for booking-ada-1: cancelled car {confirmation}",
+    ]
+
+
+async def test_a_booking_outside_a_workflow_is_rejected(
+    booking_activities: BookingActivities, ledger: BookingServices
+) -> None:
+    outside = ActivityEnvironment()
+    outside.info = replace(outside.info, workflow_id=None)
+    with pytest.raises(BookingRejected) as error:
+        await outside.run(booking_activities.book_car, TRIP)
+    assert error.value.message == "a booking activity must run inside a booking workflow"
+    assert ledger.reservations() == []
+
+
+def test_injected_failures_are_benign_and_typed_by_their_class() -> None:
+    for failure in (ServiceUnavailable("x"), BookingRejected("x")):
+        assert failure.category is ApplicationErrorCategory.BENIGN
+        assert failure.type == type(failure).__name__

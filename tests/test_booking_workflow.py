@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
-from temporalio.testing import WorkflowEnvironment
 
-from activities import HEARTBEAT_TIMEOUT
+from activities import HEARTBEAT_TIMEOUT, BookingActivities, ServiceSettings
 from book_workflow import BOOKING_RETRY_POLICY, BookingWorkflow
+from run_worker import build_worker
 from shared import WORKFLOW_TYPE, BookingInput, BookingResult, FailAt
 from simulated_services import BookingServices
-from tests.history import activity_runs, assert_replays, compensation_order, workflow_clock_seconds
+from tests.history import (
+    activity_runs,
+    assert_replays,
+    compensation_order,
+    undos_scheduled_before_the_first_closed,
+    workflow_clock_seconds,
+)
 from tests.test_crash_recovery import wait_until
 
 TRIP = BookingInput(
@@ -142,6 +149,9 @@ async def test_a_rejected_booking_rolls_back_what_was_attempted_in_reverse_order
         run.activity_type for run in activity_runs(history)
     }
     assert set(timeouts.values()) == {HEARTBEAT_TIMEOUT}
+    status = await handle.query(BookingWorkflow.status)
+    rejected_step = next(step for step in status.steps if step.service == fail_at)
+    assert (rejected_step.state, rejected_step.last_error) == ("failed", result.error)
 
 
 @pytest.mark.usefixtures("worker")
@@ -216,9 +226,9 @@ async def test_parallel_compensation_undoes_everything(
     assert sorted(result.compensations) == ["undo_book_car", "undo_book_flight", "undo_book_hotel"]
     assert ledger.booked(handle.id) == {}
     history = await assert_replays(handle)
-    # All three undos were scheduled before the first of them completed.
-    runs = activity_runs(history)
-    assert [run.activity_type for run in runs[3:]] == [
+    # They really overlapped: all three undos were scheduled before the first one finished
+    # (one by one, the hotel's undo is scheduled only once the flight's has completed).
+    assert undos_scheduled_before_the_first_closed(history) == [
         "undo_book_flight",
         "undo_book_hotel",
         "undo_book_car",
@@ -256,7 +266,7 @@ async def test_cancelling_mid_saga_rolls_back(
     history = await assert_replays(handle)
     assert compensation_order(history) == ["undo_book_car"]
     status = await handle.query(BookingWorkflow.status)
-    assert status.outcome == "cancelled"
+    assert (status.outcome, status.error) == ("cancelled", "cancelled")
     assert [step.state for step in status.steps] == ["undone", "skipped", "skipped"]
     assert status.result().booked == {}
     assert status.result().undone == {"car": ledger.reservations(handle.id)[0].confirmation}
@@ -295,28 +305,38 @@ async def test_a_cancel_while_compensating_does_not_stop_the_rollback(
     await wait_for(handle, "compensating", "flight")
 
     await handle.cancel()
-    with pytest.raises(WorkflowFailureError):
+    with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
 
+    assert isinstance(failure.value.cause, CancelledError)
     assert ledger.booked(handle.id) == {}
     history = await assert_replays(handle)
     assert compensation_order(history) == ["undo_book_flight", "undo_book_hotel", "undo_book_car"]
+    status = await handle.query(BookingWorkflow.status)
+    assert status.outcome == "cancelled"
+    assert [step.state for step in status.steps] == ["undone", "undone", "failed"]
+    assert status.compensations == compensation_order(history)
 
 
 @pytest.mark.usefixtures("worker")
-async def test_network_delays_are_durable_timers_that_time_skipping_skips(
-    env: WorkflowEnvironment, client: Client, task_queue: str
+async def test_network_delays_are_durable_timers_on_the_workflow_clock(
+    client: Client, task_queue: str
 ) -> None:
-    if not env.supports_time_skipping:
-        pytest.skip("only the time-skipping server skips timers")
-    started = time.monotonic()
     result, handle = await book(client, task_queue, replace(TRIP, network_delay_seconds=3))
-    wall_seconds = time.monotonic() - started
 
     assert result.outcome == "booked"
-    workflow_seconds = workflow_clock_seconds(await assert_replays(handle))
-    assert workflow_seconds >= 6
-    assert wall_seconds < workflow_seconds
+    history = await assert_replays(handle)
+    timers = [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+    fired = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+    assert timers == [timedelta(seconds=3), timedelta(seconds=3)]
+    assert len(fired) == 2
+    # The workflow waited them out on its own clock (which the time-skipping server moves on
+    # at once, so this test takes no six real seconds there).
+    assert workflow_clock_seconds(history) >= 6
 
 
 @pytest.mark.parametrize(
@@ -348,3 +368,85 @@ async def test_an_invalid_input_fails_the_workflow_at_once_without_a_retry_loop(
     assert any(field_named in message for message in messages), messages
     assert isinstance(failure.value.cause, ApplicationError)
     assert activity_runs(await handle.fetch_history()) == []
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_temporal_ui_shows_each_step_with_its_summary_and_retry_policy(
+    client: Client, task_queue: str
+) -> None:
+    booking = replace(TRIP, fail_at="flight", network_delay_seconds=1)
+    result, handle = await book(client, task_queue, booking)
+    assert result.outcome == "rolled_back"
+    history = await handle.fetch_history()
+    converter = client.data_converter.payload_converter
+
+    scheduled = [
+        event.activity_task_scheduled_event_attributes
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    summaries = [
+        converter.from_payload(event.user_metadata.summary, str)
+        for event in history.events
+        if event.event_type
+        in (EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_STARTED)
+    ]
+    assert summaries == [
+        "Book car: Toyota Supra",
+        "Shaky network before the hotel",
+        "Book hotel: Hotel Adlon",
+        "Shaky network before the flight",
+        "Book flight: LH 404",
+        "Undo flight: LH 404",
+        "Undo hotel: Hotel Adlon",
+        "Undo car: Toyota Supra",
+    ]
+    bookings, undos = scheduled[:3], scheduled[3:]
+    for booking_step in bookings:
+        policy = booking_step.retry_policy
+        assert policy.maximum_attempts == 8
+        assert policy.maximum_interval.ToTimedelta() == timedelta(seconds=2)
+        assert list(policy.non_retryable_error_types) == ["BookingRejected", "ReservationCancelled"]
+    for undo in undos:
+        policy = undo.retry_policy
+        assert policy.maximum_attempts == 0, "an undo retries until it succeeds"
+        assert policy.maximum_interval.ToTimedelta() == timedelta(seconds=10)
+        assert list(policy.non_retryable_error_types) == []
+        assert undo.start_to_close_timeout.ToTimedelta() == timedelta(seconds=10)
+
+
+class HotelUndoFailsForGood(BookingActivities):
+    """The real activities, but the hotel's undo fails in a way no retry can fix."""
+
+    @activity.defn(name="undo_book_hotel")
+    async def undo_book_hotel(self, booking: BookingInput) -> str:
+        raise ApplicationError("the hotel service is gone for good", non_retryable=True)
+
+
+@pytest.mark.parametrize(
+    ("continue_with_error", "undos_done"),
+    [(True, ["undo_book_flight", "undo_book_car"]), (False, ["undo_book_flight"])],
+)
+async def test_an_undo_that_fails_for_good_fails_the_run_after_the_undos_it_may_still_do(
+    client: Client,
+    task_queue: str,
+    ledger: BookingServices,
+    continue_with_error: bool,
+    undos_done: list[str],
+) -> None:
+    booking = replace(TRIP, fail_at="flight", continue_with_error=continue_with_error)
+    services = HotelUndoFailsForGood(ledger, ServiceSettings(service_latency_seconds=0))
+    async with build_worker(client, services, task_queue=task_queue):
+        handle = await start(client, task_queue, booking)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), timeout=30)
+
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "CompensationError"
+    assert cause.message.startswith("1 compensation(s) failed: ")
+    history = await assert_replays(handle)
+    assert compensation_order(history) == undos_done
+    hotel_undo = next(r for r in activity_runs(history) if r.activity_type == "undo_book_hotel")
+    assert (hotel_undo.outcome, hotel_undo.attempt, hotel_undo.non_retryable) == ("failed", 1, True)
+    assert set(ledger.booked(handle.id)) == ({"hotel"} if continue_with_error else {"car", "hotel"})

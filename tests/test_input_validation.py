@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
 
-from shared import BookingInput, InvalidBookingInput, parse_booking_input, validate_booking_input
+from shared import (
+    BookingInput,
+    InvalidBookingInput,
+    new_workflow_id,
+    parse_booking_input,
+    validate_booking_input,
+)
 
 VALID = {"name": "Ada Lovelace", "car": "Toyota Supra", "hotel": "Hotel Adlon", "flight": "LH 404"}
 ADA = BookingInput(name="Ada Lovelace", car="Toyota Supra", hotel="Hotel Adlon", flight="LH 404")
@@ -99,3 +106,86 @@ def test_the_workflow_check_refuses_what_parsing_would_refuse() -> None:
     with pytest.raises(InvalidBookingInput) as error:
         validate_booking_input(replace(ADA, name=" Ada "))
     assert error.value.field_name == "name"
+
+
+@pytest.mark.parametrize(
+    ("value", "meaning"),
+    [
+        ("true", True),
+        ("on", True),
+        ("1", True),
+        (True, True),
+        ("false", False),
+        ("off", False),
+        ("0", False),
+        ("", False),
+        (False, False),
+    ],
+)
+@pytest.mark.parametrize("flag", ["parallel_compensation", "continue_with_error"])
+def test_every_flag_spelling_of_a_form_or_json_is_read(
+    flag: str, value: object, meaning: bool
+) -> None:
+    assert getattr(parse_booking_input({**VALID, flag: value}), flag) is meaning
+
+
+@pytest.mark.parametrize("flag", ["parallel_compensation", "continue_with_error"])
+def test_a_flag_that_is_neither_is_refused_by_its_name(flag: str) -> None:
+    with pytest.raises(InvalidBookingInput) as error:
+        parse_booking_input({**VALID, flag: "maybe"})
+    assert str(error.value) == f"{flag}: must be true or false"
+
+
+def test_the_limits_themselves_are_accepted() -> None:
+    at_the_limits = {
+        **VALID,
+        "name": "A" * 100,
+        "failures_before_success": 10,
+        "network_delay_seconds": 30,
+        "compensation_failures": 10,
+    }
+    booking = parse_booking_input(at_the_limits)
+    assert (booking.name, booking.failures_before_success) == ("A" * 100, 10)
+    assert (booking.network_delay_seconds, booking.compensation_failures) == (30.0, 10)
+    assert parse_booking_input({**VALID, "network_delay_seconds": 0}).network_delay_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"hotel": 42}, "hotel: must be text"),
+        ({"car": " "}, "car: is required"),
+        ({"flight": "x" * 101}, "flight: must be at most 100 characters"),
+        ({"name": "Ada\x07"}, "name: must not contain control characters"),
+        ({"failures_before_success": "2.5"}, "failures_before_success: must be a whole number"),
+        ({"compensation_failures": 11}, "compensation_failures: must be between 0 and 10"),
+        ({"network_delay_seconds": "soon"}, "network_delay_seconds: must be a number of seconds"),
+        ({"network_delay_seconds": 31}, "network_delay_seconds: must be between 0 and 30 seconds"),
+        ({"fail_at": "boat"}, "fail_at: must be one of none, car, hotel, flight"),
+        ({"seats": 2}, "seats: is not a field of a booking"),
+    ],
+)
+def test_the_messages_in_full(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidBookingInput) as error:
+        parse_booking_input({**VALID, **changes})
+    assert str(error.value) == message
+
+
+def test_a_missing_required_field_says_it_is_required() -> None:
+    with pytest.raises(InvalidBookingInput) as error:
+        parse_booking_input({"name": "Ada", "car": "Supra", "hotel": "Adlon"})
+    assert str(error.value) == "flight: is required"
+
+
+def test_the_workflow_check_says_what_is_wrong() -> None:
+    with pytest.raises(InvalidBookingInput) as error:
+        validate_booking_input(replace(ADA, car=" Supra "))
+    assert str(error.value) == "car: has surrounding spaces or the wrong type"
+
+
+def test_a_workflow_id_is_readable_and_unique() -> None:
+    assert new_workflow_id("Ada Lovelace", "abc") == "booking-ada-lovelace-abc"
+    assert re.fullmatch(r"booking-ada-lovelace-[0-9a-f]{8}", new_workflow_id("Ada Lovelace"))
+    assert new_workflow_id("Ada Lovelace") != new_workflow_id("Ada Lovelace")
+    assert new_workflow_id("!!!", "x") == "booking-trip-x"
+    assert new_workflow_id("Ada " * 15, "x") == "booking-" + "ada-" * 9 + "ada-x"

@@ -13,14 +13,20 @@ class Recorder:
     def __init__(self) -> None:
         self.ran: list[str] = []
         self.started: list[str] = []
+        self.events: list[str] = []
+        """"start NAME" and "end NAME", in the order they happened."""
 
     def undo(self, name: str, *, fails: bool = False, delay: float = 0) -> Compensation:
         async def compensation() -> None:
             self.started.append(name)
-            await asyncio.sleep(delay)
-            if fails:
-                raise RuntimeError(f"{name} failed")
-            self.ran.append(name)
+            self.events.append(f"start {name}")
+            try:
+                await asyncio.sleep(delay)
+                if fails:
+                    raise RuntimeError(f"{name} failed")
+                self.ran.append(name)
+            finally:
+                self.events.append(f"end {name}")
 
         return compensation
 
@@ -54,6 +60,7 @@ async def test_continue_with_error_runs_the_rest_then_raises() -> None:
         await saga.compensate()
     assert recorder.ran == ["hotel"]
     assert [str(e) for e in error.value.errors] == ["flight failed", "car failed"]
+    assert str(error.value) == "2 compensation(s) failed: flight failed; car failed"
 
 
 async def test_parallel_compensation_starts_all_before_any_finishes() -> None:
@@ -63,6 +70,7 @@ async def test_parallel_compensation_starts_all_before_any_finishes() -> None:
     saga.add_compensation(recorder.undo("flight", delay=0.01))
     with pytest.raises(CompensationError) as error:
         await saga.compensate()
-    assert recorder.started == ["flight", "hotel", "car"]
+    # Started newest first, and all three before any of them finished.
+    assert recorder.events[:3] == ["start flight", "start hotel", "start car"]
     assert sorted(recorder.ran) == ["car", "flight"]
-    assert len(error.value.errors) == 1
+    assert [str(e) for e in error.value.errors] == ["hotel failed"]

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,23 +31,28 @@ from runtime import PROJECT_DIR
 from runtime.connection import task_queue_pollers
 from shared import TASK_QUEUE, BookingInput, new_workflow_id
 from simulated_services import BookingServices
+from tests.leaks import kill_all, processes_tagged
 from tests.tls_proxy import TlsProxy, clean_env, make_certificates, tls_env
 from tests.web_form.helpers import book_and_watch
 from tools.form_visitor import FormVisitor
 
 pytestmark = pytest.mark.real_server
 
+LAUNCHER_VARIABLE = "BOOKING_TEST_LAUNCHER"
+
 
 class Launcher:
     """`python run_demo.py ...` in its own process group, as a terminal would run it."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        # Its children inherit the tag, so they are found after the launcher has gone.
+        self.tag = uuid.uuid4().hex
         self.process = subprocess.Popen(
             [sys.executable, str(PROJECT_DIR / "run_demo.py"), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(env or {}), LAUNCHER_VARIABLE: self.tag},
             start_new_session=True,
         )
         self.lines: list[str] = []
@@ -65,7 +71,9 @@ class Launcher:
             try:
                 line = self._new_lines.get(timeout=0.1)
             except queue.Empty:
-                if self.process.poll() is not None and self._new_lines.empty():
+                # Ended, and all it printed read: its last lines may lag behind its exit.
+                ended = self.process.poll() is not None and not self._reader.is_alive()
+                if ended and self._new_lines.empty():
                     break
                 continue
             self.lines.append(line)
@@ -93,12 +101,16 @@ class Launcher:
             self.lines.append(self._new_lines.get())
         return returncode
 
+    def started(self) -> list[psutil.Process]:
+        """Every live process it started, also those in sessions of their own that outlived it."""
+        return processes_tagged(LAUNCHER_VARIABLE, self.tag)
+
     def kill(self) -> None:
+        """SIGKILL the launcher and everything it started, whether it still runs or not."""
         if self.process.poll() is None:
-            for child in self.descendants():
-                child.kill()
             self.process.kill()
             self.process.wait()
+        kill_all(self.started())
 
 
 @pytest.fixture
@@ -237,14 +249,25 @@ async def test_worker_alone_uses_the_server_from_the_environment_and_stops_on_si
         server.stop()
 
 
-def test_a_port_in_use_names_the_port_and_its_holder(
+def test_a_port_in_use_names_the_port_and_its_holder_and_nothing_starts(
     launchers: list[Launcher], tmp_path: Path
 ) -> None:
     args, ports = port_args()
+    data = tmp_path / "data"
+    ledger = tmp_path / "ledger.sqlite3"
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ports.ui))
         holder.listen()
-        launcher = Launcher("--only", "server", "worker", *args)
+        launcher = Launcher(
+            "--only",
+            "server",
+            "worker",
+            "--db-filename",
+            str(data / "temporal.sqlite3"),
+            "--ledger",
+            str(ledger),
+            *args,
+        )
         launchers.append(launcher)
 
         line = launcher.wait_for_line("already in use")
@@ -252,6 +275,11 @@ def test_a_port_in_use_names_the_port_and_its_holder(
     assert f"Port {ports.ui} (Temporal Web UI)" in line
     assert f"pid {os.getpid()}" in line, "it names the process holding the port"
     assert "--ui-port" in line, "and says how to choose another port"
+    # Nothing started: a server would have made its data folder, a worker its ledger.
+    assert not data.exists()
+    assert not ledger.exists()
+    assert launcher.started() == []
+    assert [line.split("|")[0].strip() for line in launcher.lines] == ["demo"], launcher.lines
 
 
 def port_is_free(port: int) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,31 +41,45 @@ def test_without_a_server_the_worker_says_so_in_one_line() -> None:
     assert "temporal server start-dev --ui-port 8080" in finished.stderr
 
 
-async def start_worker(
-    dev_server: DevServer, tmp_path: Path, script: Path = PROJECT_DIR / "run_worker.py"
-) -> tuple[WorkerProcess, Path]:
-    """Start a worker process and return once it says it polls its task queue."""
-    log_path = tmp_path / "worker.log"
-    worker = WorkerProcess(
-        address=dev_server.address,
-        ledger=tmp_path / "ledger.sqlite3",
-        script=script,
-        log=log_path.open("wb"),
-    )
-    worker.start()
-    async with asyncio.timeout(30):
-        while "Worker polling task queue" not in log_path.read_text():
-            assert worker.process is not None
-            assert worker.process.poll() is None, log_path.read_text()
-            await asyncio.sleep(0.05)
-    return worker, log_path
+WorkerStarter = Callable[..., Awaitable[tuple[WorkerProcess, Path]]]
+
+
+@pytest.fixture
+def start_worker(dev_server: DevServer, tmp_path: Path) -> Iterator[WorkerStarter]:
+    """Start a worker process and return once it says it polls its task queue; every worker
+    started is stopped when the test ends, also when it fails."""
+    started: list[WorkerProcess] = []
+    with contextlib.ExitStack() as logs:
+
+        async def start(script: Path = PROJECT_DIR / "run_worker.py") -> tuple[WorkerProcess, Path]:
+            log_path = tmp_path / f"worker-{len(started)}.log"
+            worker = WorkerProcess(
+                address=dev_server.address,
+                ledger=tmp_path / "ledger.sqlite3",
+                script=script,
+                log=logs.enter_context(log_path.open("wb")),
+            )
+            started.append(worker)
+            worker.start()
+            async with asyncio.timeout(30):
+                while "Worker polling task queue" not in log_path.read_text():
+                    assert worker.process is not None
+                    assert worker.process.poll() is None, log_path.read_text()
+                    await asyncio.sleep(0.05)
+            return worker, log_path
+
+        try:
+            yield start
+        finally:
+            for worker in started:
+                worker.stop()
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 async def test_the_worker_shuts_down_cleanly_on_a_signal(
-    dev_server: DevServer, tmp_path: Path, stop_signal: signal.Signals
+    start_worker: WorkerStarter, stop_signal: signal.Signals
 ) -> None:
-    worker, log_path = await start_worker(dev_server, tmp_path)
+    worker, log_path = await start_worker()
     assert worker.process is not None
 
     worker.process.send_signal(stop_signal)
@@ -93,13 +109,13 @@ runpy.run_path({script!r}, run_name="__main__")
 
 
 async def test_where_the_loop_cannot_handle_signals_ctrl_c_still_stops_the_worker_cleanly(
-    dev_server: DevServer, tmp_path: Path
+    start_worker: WorkerStarter, tmp_path: Path
 ) -> None:
     windows_like = tmp_path / "windows_like_worker.py"
     windows_like.write_text(
         WITHOUT_LOOP_SIGNAL_HANDLERS.format(script=str(PROJECT_DIR / "run_worker.py"))
     )
-    worker, log_path = await start_worker(dev_server, tmp_path, script=windows_like)
+    worker, log_path = await start_worker(windows_like)
     assert worker.process is not None
 
     worker.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -113,38 +129,35 @@ async def test_where_the_loop_cannot_handle_signals_ctrl_c_still_stops_the_worke
 
 
 async def test_a_booking_started_from_the_cli_as_readme_shows(
-    dev_server: DevServer, tmp_path: Path
+    dev_server: DevServer, start_worker: WorkerStarter
 ) -> None:
-    worker, _ = await start_worker(dev_server, tmp_path)
+    await start_worker()
     workflow_id = f"booking-cli-{uuid.uuid4().hex[:8]}"
     booking = {"name": "Grace", "car": "Fiat 500", "hotel": "Ibis", "flight": "AF 12"}
-    try:
-        finished = await asyncio.to_thread(
-            subprocess.run,
-            [
-                venv_binary("temporal"),
-                "workflow",
-                "execute",
-                "--address",
-                dev_server.address,
-                "--type",
-                "BookingWorkflow",
-                "--task-queue",
-                TASK_QUEUE,
-                "--workflow-id",
-                workflow_id,
-                "--input",
-                json.dumps({**booking, "network_delay_seconds": 0}),
-                "--output",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-    finally:
-        worker.stop()
+    finished = await asyncio.to_thread(
+        subprocess.run,
+        [
+            venv_binary("temporal"),
+            "workflow",
+            "execute",
+            "--address",
+            dev_server.address,
+            "--type",
+            "BookingWorkflow",
+            "--task-queue",
+            TASK_QUEUE,
+            "--workflow-id",
+            workflow_id,
+            "--input",
+            json.dumps({**booking, "network_delay_seconds": 0}),
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     result = json.loads(finished.stdout)["result"]
     assert result["outcome"] == "booked"
     assert sorted(result["booked"]) == ["car", "flight", "hotel"]

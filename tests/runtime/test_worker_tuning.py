@@ -83,8 +83,13 @@ def test_a_bad_value_is_refused_with_its_option_named(
         capsys.readouterr().err
     )
     monkeypatch.setenv("BOOKING_ACTIVITY_TASK_POLLERS", value)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         parse_args([])
+    assert exit_info.value.code == 2
+    assert (
+        f"--activity-task-pollers: must be a whole number of at least 1, not {value!r}"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_worker_process_gets_the_same_tuning_on_its_command_line() -> None:

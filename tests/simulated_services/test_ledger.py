@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from simulated_services import BookingServices, Reservation
 
@@ -42,3 +46,57 @@ def test_a_ledger_from_the_first_version_keeps_its_reservations(tmp_path: Path) 
         assert services.booked("w") == {}
     finally:
         services.close()
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[BookingServices]:
+    opened = BookingServices(tmp_path / "nested" / "folder" / "ledger.sqlite3")
+    yield opened
+    opened.close()
+
+
+def test_the_ledger_makes_its_folder_and_waits_for_other_writers(
+    services: BookingServices,
+) -> None:
+    assert services.ledger_path.exists()
+    with sqlite3.connect(services.ledger_path) as reader:
+        assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert services._db.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+
+
+def test_a_confirmation_names_its_service(services: BookingServices) -> None:
+    for service, prefix in (("car", "CAR"), ("hotel", "HOT"), ("flight", "FLI")):
+        confirmation = services.reserve("w", service, "item", "Ada").confirmation
+        assert re.fullmatch(rf"{prefix}-[0-9A-F]{{6}}", confirmation), confirmation
+
+
+def test_an_undo_undoes_once_and_keeps_to_its_workflow(services: BookingServices) -> None:
+    mine = services.reserve("w1", "car", "Jeep", "Ada")
+    theirs = services.reserve("w2", "car", "Mini", "Eve")
+    assert services.booked("w1") == {"car": mine}
+    assert services.cancel("w1", "car") == mine
+    assert services.cancel("w1", "car") is None, "the second undo finds nothing to undo"
+    assert services.booked("w1") == {}
+    assert services.booked("w2") == {"car": theirs}
+
+
+def test_a_failed_transaction_leaves_nothing_and_the_next_one_works(
+    services: BookingServices,
+) -> None:
+    def fails_half_way() -> None:
+        with services._transaction() as db:
+            db.execute("INSERT INTO reservations VALUES ('k', 'w', 'car', 'i', 'c', 'C', 'booked')")
+            raise RuntimeError("the service fell over")
+
+    with pytest.raises(RuntimeError):
+        fails_half_way()
+    assert services.reservations() == []
+    services.reserve("w", "car", "Jeep", "Ada")
+    assert len(services.reservations("w")) == 1
+
+
+def test_reset_empties_the_ledger(services: BookingServices) -> None:
+    services.reserve("w", "car", "Jeep", "Ada")
+    services.cancel("w", "hotel")
+    services.reset()
+    assert services.reservations() == []

@@ -6,8 +6,7 @@ import shutil
 import struct
 from pathlib import Path
 
-import pytest
-
+from tests.needs import require_tool
 from tools.render_diagram import (
     SOURCE,
     TARGET,
@@ -37,8 +36,8 @@ def test_a_changed_source_no_longer_matches(tmp_path: Path) -> None:
     assert source_digest(changed) != embedded_digest(TARGET)
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (`dot`) is not installed")
 def test_render_embeds_the_digest_of_its_source(tmp_path: Path) -> None:
+    require_tool("Graphviz (`dot`)", shutil.which("dot"), "apt-get install graphviz")
     target = tmp_path / "saga.png"
     render(SOURCE, target)
     assert embedded_digest(target) == source_digest(SOURCE)

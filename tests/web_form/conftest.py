@@ -22,6 +22,7 @@ from launcher.processes import DevServer, WorkerProcess
 from run_workflow import create_app
 from runtime import PROJECT_DIR
 from shared import TASK_QUEUE
+from tests.needs import require_tool
 from tests.web_form.examples import EXAMPLES_TRIED
 from tests.web_form.helpers import serving
 
@@ -40,7 +41,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 NO_BROWSER = (
-    "No Chromium for the browser tests. Install Debian's: `sudo apt-get install -y chromium` "
+    "install Debian's for the browser tests: `sudo apt-get install -y chromium` "
     "(or set CHROMIUM_EXECUTABLE to a Chromium binary), or Playwright's own where the "
     "internet is reachable: `.venv/bin/playwright install chromium`."
 )
@@ -62,12 +63,7 @@ def find_chromium() -> str | None:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    executable = find_chromium()
-    if executable is None:
-        # In CI a missing browser is a broken set-up, not a reason to pass.
-        if os.environ.get("CI"):
-            pytest.fail(NO_BROWSER)
-        pytest.skip(NO_BROWSER)
+    executable = require_tool("Chromium", find_chromium(), NO_BROWSER)
     return {
         **browser_type_launch_args,
         "executable_path": executable,

@@ -130,12 +130,15 @@ async def test_submitting_the_same_form_twice_starts_one_saga(
 ) -> None:
     tokens = await in_thread(fresh_form, http)
     first = workflow_id_of(await in_thread(submit, http, TRIP, tokens))
+    # The run the first submit started, read before a second submit could replace it.
+    run_id = (await client.get_workflow_handle(first).describe()).run_id
     again = workflow_id_of(await in_thread(submit, http, TRIP, tokens))
-    handle = client.get_workflow_handle(first, result_type=BookingResult)
-    run_id = (await handle.describe()).run_id
 
     assert again == first
-    assert (await handle.result()).outcome == "booked"
+    assert (await client.get_workflow_handle(first).describe()).run_id == run_id
+    # That very run books the trip: the second submit joined it, it did not replace it.
+    first_run = client.get_workflow_handle(first, run_id=run_id, result_type=BookingResult)
+    assert (await first_run.result()).outcome == "booked"
     # After the saga has finished, a reload of the same form still finds it.
     after_finish = workflow_id_of(await in_thread(submit, http, TRIP, tokens))
     assert after_finish == first
