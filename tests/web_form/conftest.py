@@ -9,7 +9,6 @@ worker process and the app on free ports.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,45 +23,22 @@ from runtime import PROJECT_DIR
 from shared import TASK_QUEUE
 from tests.web_form.examples import EXAMPLES_TRIED
 from tests.web_form.helpers import serving
+from tools.chromium import CHROMIUM_ARGS, NO_BROWSER, find_chromium
 
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
-DEBIAN_CHROMIUM = "/usr/bin/chromium"
-# Measured on this machine: what headless Debian Chromium needs to start fast, offline,
-# as root, without a GPU.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-NO_BROWSER = (
-    "No Chromium for the browser tests. Install Debian's: `sudo apt-get install -y chromium` "
-    "(or set CHROMIUM_EXECUTABLE to a Chromium binary), or Playwright's own where the "
-    "internet is reachable: `.venv/bin/playwright install chromium`."
-)
 
 
-def find_chromium() -> str | None:
-    """CHROMIUM_EXECUTABLE, else Debian's Chromium, else the one Playwright installs."""
-    chosen = os.environ.get("CHROMIUM_EXECUTABLE")
-    if chosen:
-        return chosen
-    if Path(DEBIAN_CHROMIUM).exists():
-        return DEBIAN_CHROMIUM
+def playwright_chromium() -> str:
+    """Where Playwright's own Chromium would be installed."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        bundled = playwright.chromium.executable_path
-    return bundled if Path(bundled).exists() else shutil.which("chromium")
+        return playwright.chromium.executable_path
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    executable = find_chromium()
+    executable = find_chromium(playwright_chromium)
     if executable is None:
         # In CI a missing browser is a broken set-up, not a reason to pass.
         if os.environ.get("CI"):
