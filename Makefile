@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint demo diagram
+.PHONY: setup test lint demo diagram screenshots
 
 setup: $(VENV)/.installed
 
@@ -31,3 +31,8 @@ diagram: static/booking-saga.png
 
 static/booking-saga.png: static/booking-saga.dot tools/render_diagram.py
 	$(PYTHON) tools/render_diagram.py
+
+# The presenter's guide's pictures (docs/screenshots/), taken from real runs: a dev server with
+# its Web UI, a worker, the form and headless Chromium, on free ports; about a minute.
+screenshots: setup
+	$(BIN)/python tools/screenshots.py
