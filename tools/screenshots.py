@@ -57,15 +57,17 @@ from tools.form_visitor import FormVisitor
 PICTURES_DIR = PROJECT_DIR / "docs" / "screenshots"
 SERVICE_LATENCY_SECONDS = 0.3
 """Each service call: short, no picture depends on it."""
-RETRY_ATTEMPT = 3
-"""The retry pictures wait for this attempt (or a later one): two failures behind, Temporal
-still trying."""
+FORWARD_ATTEMPT = 4
+"""The car retrying on our page is pictured at this attempt or a later one: its attempts come
+1, 1.5 and 2 s apart, so the fourth comes 2.5 s in, after the page has opened."""
+BUG_ATTEMPT = 3
+"""The bug is pictured at this attempt or a later one: two failures behind, Temporal still
+trying (its attempts come 1, 2, 4 s apart)."""
 WAIT_SECONDS = 90.0
 """The longest any picture waits for its moment (the multi-failure rollback takes about 30 s)."""
-UI_READ_SECONDS = 5.0
 UI_READS = 3
-"""The Temporal UI reads a running run every 10 s; a page that shows an older state than the
-one waited for is read again after this long, at most this many times."""
+"""The Temporal UI reads a running run again every 10 s; a page that shows an older state than
+the one waited for is reloaded instead, at most this many times."""
 MARGIN = 12
 """Pixels kept around the part of the page a picture is about."""
 PALETTE_COLOURS = 128
@@ -87,7 +89,7 @@ BOOKINGS: dict[str, BookingInput] = {
         TRIP, failures_before_success=5, fail_at="flight", network_delay_seconds=1.0
     ),
     "recover_forward": replace(TRIP, name="Grace Hopper", failures_before_success=5),
-    "bug": replace(TRIP, name="Edsger Dijkstra", bug_at="hotel"),
+    "bug": replace(TRIP, name="Edsger Dijkstra", bug_at="hotel", network_delay_seconds=0),
     "car_rejected": replace(TRIP, name="Katherine Johnson", fail_at="car"),
     "hotel_rejected": replace(TRIP, name="Alan Turing", fail_at="hotel"),
     "booked": replace(TRIP, name="Margaret Hamilton"),
@@ -105,13 +107,6 @@ class Stage:
     ui_url: str
     workflow_ids: dict[str, str]
     """The workflow id of each booking in `BOOKINGS` that was made, by its name there."""
-    retry_attempt: int = RETRY_ATTEMPT
-    """The attempt the retry pictures wait for: at least 2 (one failure behind), below 10."""
-
-    @property
-    def from_retry_attempt(self) -> str:
-        """A regular expression for an attempt number of at least `retry_attempt`."""
-        return rf"(?:[{self.retry_attempt}-9]|[1-9]\d+)"
 
     def handle(self, booking: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(self.workflow_ids[booking])
@@ -173,6 +168,11 @@ def pattern(text: str) -> re.Pattern[str]:
     return re.compile(re.escape(text))
 
 
+def from_attempt(attempt: int) -> str:
+    """A regular expression for an attempt number of at least `attempt` (2 to 9)."""
+    return rf"(?:[{attempt}-9]|[1-9]\d+)"
+
+
 async def attempt_reached(handle: WorkflowHandle[Any, Any], activity: str, attempt: int) -> bool:
     """Whether `activity` is pending at `attempt` or a later one: waiting for it, or in it."""
     pending = (await handle.describe()).raw_description.pending_activities
@@ -195,7 +195,7 @@ async def shown(*waited_for: tuple[Locator, re.Pattern[str]]) -> None:
 async def booking_page_retrying(page: Page, stage: Stage) -> Framing:
     await page.goto(stage.booking_page("recover_forward"))
     car = page.locator("#step-car")
-    retrying = re.compile(rf"Retrying: attempt {stage.from_retry_attempt}")
+    retrying = re.compile(rf"Retrying: attempt {from_attempt(FORWARD_ATTEMPT)}")
     last_error = pattern("Last error: car service unavailable")
     await shown((car.locator(".step-state"), retrying), (car, last_error))
     return Framing([page.locator("#live")], [retrying, last_error])
@@ -281,19 +281,19 @@ async def temporal_ui_pending_activity(page: Page, stage: Stage) -> Framing:
         meanwhile.create_task(open_pending_activities())
         meanwhile.create_task(
             until(
-                lambda: attempt_reached(handle, "book_hotel", stage.retry_attempt),
-                f"book_hotel at attempt {stage.retry_attempt}",
+                lambda: attempt_reached(handle, "book_hotel", BUG_ATTEMPT),
+                f"book_hotel at attempt {BUG_ATTEMPT}",
             )
         )
     # "Unlimited" in the page, capitals on the screen.
     unlimited = re.compile("unlimited", re.IGNORECASE)
-    attempt = page.get_by_text(re.compile(rf"^{stage.from_retry_attempt} / unlimited$", re.I))
+    shown_attempt = page.get_by_text(re.compile(r"^\d+ / unlimited$", re.IGNORECASE))
     for _ in range(UI_READS):
-        try:
-            await expect(attempt).to_be_visible(timeout=UI_READ_SECONDS * 1000)
+        text = await shown_attempt.inner_text(timeout=WAIT_SECONDS * 1000)
+        if int(re.findall(r"\d+", text)[0]) >= BUG_ATTEMPT:
             break
-        except AssertionError:
-            await page.reload()  # it read the run before the attempt; by itself, 10 s later
+        await page.reload()  # it read the run before the attempt came; by itself, 10 s later
+    attempt = page.get_by_text(re.compile(rf"^{from_attempt(BUG_ATTEMPT)} / unlimited$", re.I))
     failure = page.get_by_role("textbox", name="Last Failure")
     trace = page.get_by_role("textbox", name="Stack Trace")
     await shown((attempt, unlimited), (failure, pattern("ValueError")))
@@ -311,7 +311,7 @@ async def temporal_ui_pending_activity(page: Page, stage: Stage) -> Framing:
 async def booking_page_bug(page: Page, stage: Stage) -> Framing:
     await page.goto(stage.booking_page("bug"))
     hotel = page.locator("#step-hotel")
-    retrying = re.compile(rf"Retrying: attempt {stage.from_retry_attempt}")
+    retrying = re.compile(rf"Retrying: attempt {from_attempt(BUG_ATTEMPT)}")
     last_error = pattern("Last error: Unknown format code 'd' for object of type 'str'")
     await shown((hotel.locator(".step-state"), retrying), (hotel, last_error))
     await expect(page.locator("#step-car .step-state")).to_have_text("Booked")
@@ -412,12 +412,10 @@ async def capture(
     shots: Sequence[Shot],
     folder: Path,
     *,
-    retry_attempt: int = RETRY_ATTEMPT,
     logs: Path | None = None,
 ) -> list[Picture]:
-    """Take `shots` into `folder` from a demo started for them, the retry pictures at
-    `retry_attempt`; the processes' output goes to `logs` (a folder) if given. `NoBrowser`
-    before anything starts if there is no Chromium."""
+    """Take `shots` into `folder` from a demo started for them; the processes' output goes to
+    `logs` (a folder) if given. `NoBrowser` before anything starts if there is no Chromium."""
     needed = [name for name in BOOKINGS if any(name in shot.bookings for shot in shots)]
     async with (
         async_playwright() as playwright,
@@ -465,7 +463,7 @@ async def capture(
             name: await asyncio.to_thread(visitor.book, BOOKINGS[name]) for name in needed
         }
         client = await Client.connect(server.address, namespace=NAMESPACE)
-        stage = Stage(client, form.url, server.ui_url, workflow_ids, retry_attempt)
+        stage = Stage(client, form.url, server.ui_url, workflow_ids)
         async with asyncio.TaskGroup() as pictures:
             taken = [
                 pictures.create_task(take(shot, launching.result(), stage, folder))
