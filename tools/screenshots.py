@@ -391,8 +391,16 @@ def save_small_png(screenshot: bytes, path: Path) -> tuple[int, int]:
         return image.size
 
 
+def what_failed(error: BaseException) -> str:
+    """The error's message; the messages of the errors it groups, for a group."""
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(what_failed(each) for each in error.exceptions)
+    return str(error)
+
+
 async def take(shot: Shot, browser: Browser, stage: Stage, folder: Path) -> Picture:
     context = await browser.new_context(viewport=shot.viewport, device_scale_factor=1)
+    context.set_default_timeout(WAIT_SECONDS * 1000)
     try:
         page = await context.new_page()
         framing = await shot.frame(page, stage)
@@ -400,7 +408,7 @@ async def take(shot: Shot, browser: Browser, stage: Stage, folder: Path) -> Pict
         screenshot = await page.screenshot(clip=clip, animations="disabled", caret="hide")
         seen = await text_of(framing)
     except Exception as error:
-        raise ShotFailed(f"{shot.name}: {error}") from error
+        raise ShotFailed(f"{shot.name}: {what_failed(error)}") from error
     finally:
         await context.close()
     path = folder / f"{shot.name}.png"
