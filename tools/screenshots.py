@@ -42,13 +42,13 @@ from temporalio.client import Client, WorkflowHandle
 
 from launcher.ports import free_port
 from launcher.processes import (
-    PROJECT_DIR,
     DevServer,
     WebFormProcess,
     WorkerProcess,
     running,
     wait_until,
 )
+from runtime import PROJECT_DIR
 from runtime.process import exit_without_finalizing
 from shared import (
     BOOKING_OUTCOME,
