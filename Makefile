@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint demo diagram mutation
+.PHONY: setup test lint demo diagram mutation screenshots
 
 setup: $(VENV)/.installed
 
@@ -40,3 +40,8 @@ mutation: $(VENV)/.mutation-installed
 $(VENV)/.mutation-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[mutation]'
 	touch $@
+
+# The presenter's guide's pictures (docs/screenshots/), taken from real runs: a dev server with
+# its Web UI, a worker, the form and headless Chromium, on free ports; about a minute.
+screenshots: setup
+	$(BIN)/python tools/screenshots.py

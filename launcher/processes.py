@@ -303,19 +303,28 @@ async def wait_until(
 
 
 @contextlib.asynccontextmanager
-async def running(*processes: ManagedProcess, within_seconds: float = 60.0) -> AsyncIterator[None]:
+async def running(
+    *processes: ManagedProcess, within_seconds: float = 60.0, side_by_side: bool = False
+) -> AsyncIterator[None]:
     """Start `processes` in order, each ready before the next starts; stop them in reverse
-    order when the block ends, also when it fails."""
+    order when the block ends, also when it fails. `side_by_side` starts them all at once and
+    stops them all at once: for processes that do not need each other (a worker and the form)."""
     started: list[ManagedProcess] = []
     try:
         for process in processes:
             process.start()
             started.append(process)
-            await process.wait_until_ready(within_seconds)
+            if not side_by_side:
+                await process.wait_until_ready(within_seconds)
+        if side_by_side:
+            await wait_until_all_ready(started, within_seconds)
         yield
     finally:
-        for process in reversed(started):
-            process.stop()
+        if side_by_side:
+            await asyncio.gather(*(asyncio.to_thread(process.stop) for process in started))
+        else:
+            for process in reversed(started):
+                process.stop()
 
 
 async def wait_until_all_ready(

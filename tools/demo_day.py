@@ -37,7 +37,6 @@ from launcher.processes import (
     WebFormProcess,
     WorkerProcess,
     running,
-    wait_until_all_ready,
 )
 from shared import BookingInput
 from tools.form_visitor import POLL_SECONDS, FormVisitor, first_words
@@ -167,22 +166,15 @@ async def run_demo_day(settings: DemoDaySettings, out: TextIO = sys.stdout) -> D
                 f"form {taken.form_mb:.1f} MB"
             )
 
-        async with running(server):
-            # The worker and the form start side by side, and stop so: neither needs the other.
-            clients = (worker, form)
-            try:
-                for process in clients:
-                    process.start()
-                await wait_until_all_ready(clients)
-                say(f"server, worker and form up; {len(bookings)} bookings to make")
-                visitor = FormVisitor(form.url)
-                visitor.fetch("/")  # the session starts before the bookings share it
-                sample("start", 0)
-                await asyncio.to_thread(_book_all, visitor, bookings, settings, report, sample)
-                sample("end", len(bookings))
-                report.requests, report.unavailable = visitor.requests, visitor.unavailable
-            finally:
-                await asyncio.gather(*(asyncio.to_thread(process.stop) for process in clients))
+        # The worker and the form start side by side, and stop so: neither needs the other.
+        async with running(server), running(worker, form, side_by_side=True):
+            say(f"server, worker and form up; {len(bookings)} bookings to make")
+            visitor = FormVisitor(form.url)
+            visitor.fetch("/")  # the session starts before the bookings share it
+            sample("start", 0)
+            await asyncio.to_thread(_book_all, visitor, bookings, settings, report, sample)
+            sample("end", len(bookings))
+            report.requests, report.unavailable = visitor.requests, visitor.unavailable
     report.wall_seconds = time.monotonic() - began
     return report
 

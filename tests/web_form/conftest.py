@@ -8,8 +8,6 @@ worker process and the app on free ports.
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,45 +23,22 @@ from shared import TASK_QUEUE
 from tests.needs import require_tool
 from tests.web_form.examples import EXAMPLES_TRIED
 from tests.web_form.helpers import serving
+from tools.chromium import CHROMIUM_ARGS, NO_BROWSER, find_chromium
 
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
-DEBIAN_CHROMIUM = "/usr/bin/chromium"
-# Measured on this machine: what headless Debian Chromium needs to start fast, offline,
-# as root, without a GPU.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-NO_BROWSER = (
-    "install Debian's for the browser tests: `sudo apt-get install -y chromium` "
-    "(or set CHROMIUM_EXECUTABLE to a Chromium binary), or Playwright's own where the "
-    "internet is reachable: `.venv/bin/playwright install chromium`."
-)
 
 
-def find_chromium() -> str | None:
-    """CHROMIUM_EXECUTABLE, else Debian's Chromium, else the one Playwright installs."""
-    chosen = os.environ.get("CHROMIUM_EXECUTABLE")
-    if chosen:
-        return chosen
-    if Path(DEBIAN_CHROMIUM).exists():
-        return DEBIAN_CHROMIUM
+def playwright_chromium() -> str:
+    """Where Playwright's own Chromium would be installed."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        bundled = playwright.chromium.executable_path
-    return bundled if Path(bundled).exists() else shutil.which("chromium")
+        return playwright.chromium.executable_path
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    executable = require_tool("Chromium", find_chromium(), NO_BROWSER)
+    executable = require_tool("Chromium", find_chromium(playwright_chromium), NO_BROWSER)
     return {
         **browser_type_launch_args,
         "executable_path": executable,
