@@ -88,7 +88,9 @@ class Scenario:
         return faults
 
 
-def random_scenarios(count: int, seed: int) -> list[Scenario]:
+def random_scenarios(
+    count: int, seed: int, most_failures_before_success: int = 3, most_undo_failures: int = 2
+) -> list[Scenario]:
     """The same seed gives the same scenarios, so a failing run can be repeated."""
     rng = random.Random(seed)
     return [
@@ -99,10 +101,10 @@ def random_scenarios(count: int, seed: int) -> list[Scenario]:
                 car=rng.choice(CARS),
                 hotel=rng.choice(HOTELS),
                 flight=rng.choice(FLIGHTS),
-                failures_before_success=rng.randint(0, 3),
+                failures_before_success=rng.randint(0, most_failures_before_success),
                 fail_at=rng.choice(FAIL_AT_CHOICES),
                 network_delay_seconds=0,
-                compensation_failures=rng.randint(0, 2),
+                compensation_failures=rng.randint(0, most_undo_failures),
                 parallel_compensation=rng.random() < 0.5,
             ),
         )
@@ -199,6 +201,12 @@ class SoakSettings:
     """Every other worker takes this long per service call; the others take no time."""
     freeze_seconds: float = 15.0
     """How long the dev server stays frozen (SIGSTOP) in the middle of the run."""
+    most_failures_before_success: int = 3
+    """Each booking step of a scenario fails up to this many times before Temporal's retry
+    gets through; with the workflow's backoff, the slowest bookings take 1 + 1.5 + 2 s more
+    per step for 3."""
+    most_undo_failures: int = 2
+    """Each undo of a rolled-back scenario fails up to this many times before it succeeds."""
     work_dir: Path | None = None
     """Where the server's and the ledger's files and the logs go (default: a new temp folder)."""
 
@@ -307,7 +315,12 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
     began = time.monotonic()
     deadline = began + settings.deadline_seconds
     work_dir = Path(tempfile.mkdtemp(prefix="soak-", dir=settings.work_dir))
-    scenarios = random_scenarios(settings.bookings, settings.seed)
+    scenarios = random_scenarios(
+        settings.bookings,
+        settings.seed,
+        settings.most_failures_before_success,
+        settings.most_undo_failures,
+    )
     report = SoakReport(settings, scenario_faults=sum(s.injected_faults for s in scenarios))
     report.work_dir = work_dir
     ledger = work_dir / "ledger.sqlite3"
@@ -552,6 +565,20 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
         help="seconds per service call in every other worker (default 0.05)",
     )
     parser.add_argument(
+        "--most-failures",
+        type=int,
+        default=defaults.most_failures_before_success,
+        metavar="N",
+        help="failures before success per booking step, drawn from 0..N (default 3)",
+    )
+    parser.add_argument(
+        "--most-undo-failures",
+        type=int,
+        default=defaults.most_undo_failures,
+        metavar="N",
+        help="failures per undo before it succeeds, drawn from 0..N (default 2)",
+    )
+    parser.add_argument(
         "--work-dir",
         type=Path,
         help="folder for a new run folder with the data files and logs (default: the temp folder)",
@@ -559,6 +586,8 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
     args = parser.parse_args(argv)
     if args.bookings < 1 or args.workers < 1:
         parser.error("--bookings and --workers must be at least 1")
+    if args.most_failures < 0 or args.most_undo_failures < 0:
+        parser.error("--most-failures and --most-undo-failures must be at least 0")
     return SoakSettings(
         bookings=args.bookings,
         workers=args.workers,
@@ -566,6 +595,8 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
         deadline_seconds=args.deadline,
         service_latency_seconds=args.service_latency,
         freeze_seconds=args.freeze,
+        most_failures_before_success=args.most_failures,
+        most_undo_failures=args.most_undo_failures,
         work_dir=args.work_dir,
     )
 

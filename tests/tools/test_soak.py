@@ -2,7 +2,7 @@
 
 The small run starts a real dev server with a data file, two worker processes and the form,
 kills a worker and the server on the way and freezes the server for 2 s (the full run: 15 s),
-and takes about half a minute: deselect it with `pytest -m "not soak"`. The full run is
+and takes about 16 s: deselect it with `pytest -m "not soak"`. The full run is
 `python tools/soak.py` (500 bookings).
 """
 
@@ -25,6 +25,7 @@ from tools.soak import (
     SoakReport,
     SoakSettings,
     audit_booking,
+    parse_args,
     random_scenarios,
     run_soak,
 )
@@ -223,14 +224,23 @@ def test_the_soak_script_runs_from_the_command_line(
 async def test_a_small_soak_with_a_worker_and_the_server_killed_and_frozen_keeps_every_promise(
     tmp_path: Path,
 ) -> None:
+    # At most one failure per step and per undo: every retry and undo path still runs, and
+    # the slowest booking takes seconds, not the full run's twenty.
     settings = SoakSettings(
-        bookings=50, workers=2, seed=7, deadline_seconds=150, freeze_seconds=2, work_dir=tmp_path
+        bookings=50,
+        workers=2,
+        seed=7,
+        deadline_seconds=150,
+        freeze_seconds=2,
+        most_failures_before_success=1,
+        most_undo_failures=1,
+        work_dir=tmp_path,
     )
     report = await run_soak(settings)
 
     print(report.table())
     assert report.exit_status == 0, report.problems
-    scenarios = random_scenarios(50, seed=7)
+    scenarios = random_scenarios(50, 7, most_failures_before_success=1, most_undo_failures=1)
     asked_to_book = sum(1 for scenario in scenarios if scenario.booking.fail_at == "none")
     assert (report.count("booked"), report.count("rolled_back")) == (
         asked_to_book,
@@ -252,3 +262,25 @@ async def test_a_small_soak_with_a_worker_and_the_server_killed_and_frozen_keeps
     assert partition.form_answer_seconds < 5
     assert "Cannot reach the Temporal server at" in partition.form_message
     assert partition.form_recovered_seconds is not None
+
+
+def test_the_most_failures_bound_each_scenarios_injected_failures() -> None:
+    scenarios = random_scenarios(200, 3, most_failures_before_success=1, most_undo_failures=0)
+    assert {s.booking.failures_before_success for s in scenarios} == {0, 1}
+    assert {s.booking.compensation_failures for s in scenarios} == {0}
+    assert {s.booking.failures_before_success for s in random_scenarios(200, 3)} == {0, 1, 2, 3}
+
+
+def test_the_soak_script_takes_the_most_failures_and_refuses_a_negative_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = parse_args(["--most-failures", "1", "--most-undo-failures", "0"])
+    assert (settings.most_failures_before_success, settings.most_undo_failures) == (1, 0)
+    assert (SoakSettings().most_failures_before_success, SoakSettings().most_undo_failures) == (
+        3,
+        2,
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--most-failures", "-1"])
+    assert exit_info.value.code == 2
+    assert "--most-failures and --most-undo-failures must be at least 0" in capsys.readouterr().err
