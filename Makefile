@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint demo diagram mutation screenshots
+.PHONY: setup test quick lint demo diagram mutation screenshots
 
 setup: $(VENV)/.installed
 
@@ -13,8 +13,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# Four test processes on two cores: much of a real-server test's time is spent waiting for
+# its processes, and the waits overlap. tests/order.py puts the longest first; handing the
+# tests out one at a time keeps a process from queueing work behind the soak.
+TEST_PROCESSES ?= 4
+
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses $(TEST_PROCESSES) --dist load --maxschedchunk 1
+
+# The quick tier for the inner loop: no real server, worker, form or browser (tests/tiers.py).
+quick: setup
+	$(BIN)/pytest --numprocesses 2 -m "not real_server and not browser and not soak"
 
 lint: setup
 	$(BIN)/ruff check .

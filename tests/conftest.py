@@ -28,8 +28,15 @@ from tests.needs import require_tool
 from tests.servers import running_dev_server
 from tests.sync_bridge import run_async
 
-# Automatic markers and the quick tier's guard; the session-end leak check; CI's rules.
-pytest_plugins = ["tests.tiers", "tests.leaks", "tests.ci"]
+# Automatic markers and the quick tier's guard; the order tests run in; the session-end leak
+# check; CI's rules; the property tests' counts.
+pytest_plugins = [
+    "tests.tiers",
+    "tests.order",
+    "tests.leaks",
+    "tests.ci",
+    "tests.web_form.examples",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -21,7 +21,6 @@ from run_workflow import create_app
 from runtime import PROJECT_DIR
 from shared import TASK_QUEUE
 from tests.needs import require_tool
-from tests.web_form.examples import EXAMPLES_TRIED
 from tests.web_form.helpers import serving
 from tools.chromium import CHROMIUM_ARGS, NO_BROWSER, find_chromium
 
@@ -82,17 +81,3 @@ def live_url(dev_server: DevServer, worker_process: WorkerProcess) -> Iterator[s
     """The app served on a free port, with a worker process behind it: what a browser sees."""
     with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
         yield url
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests last: Playwright's sync API keeps its own event loop running in this
-    thread from the first browser test to the end of the session, and an async test
-    started after that would find a running loop and fail."""
-    items.sort(key=lambda item: "page" in getattr(item, "fixturenames", ()))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if EXAMPLES_TRIED:
-        terminalreporter.section("hypothesis: generated inputs tried")
-        for test_name, count in EXAMPLES_TRIED.items():
-            terminalreporter.write_line(f"{test_name}: {count}")
