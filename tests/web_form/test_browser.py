@@ -234,11 +234,12 @@ def test_failures_before_success_show_the_attempt_while_temporal_retries(
     watched_page: Page, live_url: str, artifacts: Path
 ) -> None:
     page = watched_page
-    page.clock.install()
+    # The page's clock stands still before the page loads: its timers (the polls) run only
+    # when the test moves the clock, so no poll is in flight when the stepping starts.
+    started = time.time()
+    page.clock.install(time=started)
+    page.clock.pause_at(started + 1)
     fill_and_book(page, live_url, failures="1", network_delay="0")
-    # From here on the page's timers wait for the test to move its clock. A second ahead:
-    # pausing at a moment that has passed meanwhile (a busy machine) is refused.
-    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)
 
     step_until(page, lambda view: view["steps"][0]["badge"] == "retrying", "retrying")
     # No poll comes while the clock stands still, so the page shows exactly that answer.
