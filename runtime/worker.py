@@ -118,17 +118,48 @@ def tuning_parser() -> argparse.ArgumentParser:
             f"--{name.replace('_', '-')}",
             type=_positive_int,
             # argparse converts a text default with `type`, so a bad variable is refused too.
-            default=os.environ.get(variable),
+            default=from_environment(variable),
             metavar="N",
             help=f"{help_text} (env {variable}; default: {default})",
         )
     return parser
 
 
+class EnvironmentText(str):
+    """An option's default read from an environment variable: a refusal names the variable,
+    since nothing was typed on the command line."""
+
+    variable: str
+
+
+def from_environment(variable: str, default: str | None = None) -> str | None:
+    text = os.environ.get(variable)
+    if text is None:
+        return default
+    value = EnvironmentText(text)
+    value.variable = variable
+    return value
+
+
+def _refuse(text: str, reason: str) -> argparse.ArgumentTypeError:
+    where = f" (from {text.variable})" if isinstance(text, EnvironmentText) else ""
+    return argparse.ArgumentTypeError(f"{reason}, not {str(text)!r}{where}")
+
+
 def _positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+        raise _refuse(text, "must be a whole number of at least 1")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise _refuse(text, "must be a number of seconds, 0 or more")
+    return seconds
 
 
 def tuning_from_args(args: argparse.Namespace) -> WorkerTuning:
@@ -142,14 +173,14 @@ def services_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ledger",
         type=Path,
-        default=os.environ.get("BOOKING_LEDGER", str(DEFAULT_LEDGER)),
+        default=from_environment("BOOKING_LEDGER", str(DEFAULT_LEDGER)),
         metavar="FILE",
         help="SQLite file of the simulated booking services (env BOOKING_LEDGER)",
     )
     parser.add_argument(
         "--service-latency",
-        type=float,
-        default=os.environ.get("BOOKING_SERVICE_LATENCY_SECONDS", "1.0"),
+        type=_seconds,
+        default=from_environment("BOOKING_SERVICE_LATENCY_SECONDS", "1.0"),
         metavar="SECONDS",
         help="seconds one booking service call takes (env BOOKING_SERVICE_LATENCY_SECONDS)",
     )

@@ -87,9 +87,35 @@ def test_a_bad_value_is_refused_with_its_option_named(
         parse_args([])
     assert exit_info.value.code == 2
     assert (
-        f"--activity-task-pollers: must be a whole number of at least 1, not {value!r}"
-        in capsys.readouterr().err
+        f"--activity-task-pollers: must be a whole number of at least 1, not {value!r} "
+        "(from BOOKING_ACTIVITY_TASK_POLLERS)" in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan", "inf"])
+def test_a_bad_service_latency_is_refused_naming_where_it_came_from(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args([f"--service-latency={value}"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert f"--service-latency: must be a number of seconds, 0 or more, not {value!r}" in error
+    assert "(from " not in error
+    monkeypatch.setenv("BOOKING_SERVICE_LATENCY_SECONDS", value)
+    with pytest.raises(SystemExit):
+        parse_args([])
+    assert f"not {value!r} (from BOOKING_SERVICE_LATENCY_SECONDS)" in capsys.readouterr().err
+
+
+def test_settings_from_the_environment_are_used_when_nothing_is_typed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOOKING_SERVICE_LATENCY_SECONDS", "0.25")
+    monkeypatch.setenv("BOOKING_MAX_CACHED_WORKFLOWS", "7")
+    args = parse_args([])
+    assert (args.service_latency, args.max_cached_workflows) == (0.25, 7)
+    assert parse_args(["--service-latency", "0"]).service_latency == 0.0
 
 
 def test_a_worker_process_gets_the_same_tuning_on_its_command_line() -> None:
