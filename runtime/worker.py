@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from runtime import PROJECT_DIR
 from runtime.connection import TemporalUnavailable, connect, connect_config
+from runtime.environment import from_environment, refusal
 from runtime.heartbeat import MAX_HEARTBEAT_INTERVAL
 from runtime.process import configure_logging, exit_without_finalizing, stop_requested
 from runtime.sandbox import compile_sandboxed_modules_once
@@ -125,30 +125,9 @@ def tuning_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class EnvironmentText(str):
-    """An option's default read from an environment variable: a refusal names the variable,
-    since nothing was typed on the command line."""
-
-    variable: str
-
-
-def from_environment(variable: str, default: str | None = None) -> str | None:
-    text = os.environ.get(variable)
-    if text is None:
-        return default
-    value = EnvironmentText(text)
-    value.variable = variable
-    return value
-
-
-def _refuse(text: str, reason: str) -> argparse.ArgumentTypeError:
-    where = f" (from {text.variable})" if isinstance(text, EnvironmentText) else ""
-    return argparse.ArgumentTypeError(f"{reason}, not {str(text)!r}{where}")
-
-
 def _positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
-        raise _refuse(text, "must be a whole number of at least 1")
+        raise refusal(text, "must be a whole number of at least 1")
     return int(text)
 
 
@@ -158,7 +137,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
-        raise _refuse(text, "must be a number of seconds, 0 or more")
+        raise refusal(text, "must be a number of seconds, 0 or more")
     return seconds
 
 

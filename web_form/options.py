@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from flask import Flask, Response, request
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from runtime.connection import TemporalUnavailable
+from runtime.environment import from_environment, refusal
 from runtime.process import configure_logging
 from web_form import DEFAULT_TEMPORAL_UI, close_app
 from web_form.gateway import TemporalGateway
@@ -47,9 +47,9 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    settings: list[tuple[str, str, str, type, str]] = [
+    settings: list[tuple[str, str, str, Callable[[str], object], str]] = [
         ("--host", "BOOKING_WEB_HOST", DEFAULT_HOST, str, "address to listen on (this machine)"),
-        ("--port", "BOOKING_WEB_PORT", str(DEFAULT_PORT), int, "port to listen on"),
+        ("--port", "BOOKING_WEB_PORT", str(DEFAULT_PORT), _port, "port to listen on"),
         (
             "--temporal-ui",
             "TEMPORAL_UI_URL",
@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
             option,
             type=kind,
             # A text default goes through `type` too, so a bad variable is refused clearly.
-            default=os.environ.get(variable, default),
+            default=from_environment(variable, default),
             help=f"{what} (env {variable}; default {default})",
         )
     parser.add_argument(
@@ -73,6 +73,12 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
         "edited) and one log line per request",
     )
     return parser.parse_args(argv)
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+        raise refusal(text, "must be a port number from 0 to 65535")
+    return int(text)
 
 
 def serve_until_stopped(

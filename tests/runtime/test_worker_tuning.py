@@ -116,6 +116,11 @@ def test_settings_from_the_environment_are_used_when_nothing_is_typed(
     args = parse_args([])
     assert (args.service_latency, args.max_cached_workflows) == (0.25, 7)
     assert parse_args(["--service-latency", "0"]).service_latency == 0.0
+    # Set but empty is unset, as `BOOKING_MAX_CACHED_WORKFLOWS= python run_worker.py` means.
+    monkeypatch.setenv("BOOKING_SERVICE_LATENCY_SECONDS", "")
+    monkeypatch.setenv("BOOKING_MAX_CACHED_WORKFLOWS", " ")
+    args = parse_args([])
+    assert (args.service_latency, args.max_cached_workflows) == (1.0, None)
 
 
 def test_a_worker_process_gets_the_same_tuning_on_its_command_line() -> None:
