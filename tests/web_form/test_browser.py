@@ -213,6 +213,9 @@ def step_until(page: Page, done: Callable[[dict[str, Any]], bool], what: str) ->
     the page's timers run only when its clock is moved, so a gap in its polling shows as
     a step without a poll, and no average can hide it.
     """
+    # The page's script sets its first poll's timer when it runs: moving the clock before
+    # that would move it past a timer that does not exist yet.
+    page.wait_for_load_state("load")
     for step in range(MAX_STEPS):
         try:
             with page.expect_response(is_status_poll, timeout=10_000) as answer:
