@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -207,6 +208,9 @@ class SoakSettings:
     per step for 3."""
     most_undo_failures: int = 2
     """Each undo of a rolled-back scenario fails up to this many times before it succeeds."""
+    workflow_task_timeout_seconds: float = 10.0
+    """A workflow task that the killed worker had taken is offered again after this long
+    (Temporal's default, which the form keeps: 10 s)."""
     work_dir: Path | None = None
     """Where the server's and the ledger's files and the logs go (default: a new temp folder)."""
 
@@ -355,7 +359,9 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
             process.start()
         await wait_until_all_ready([*workers, form])
         say(f"server, {settings.workers} workers and form up; starting {len(scenarios)} bookings")
-        await _start_all(client, scenarios)
+        await _start_all(
+            client, scenarios, timedelta(seconds=settings.workflow_task_timeout_seconds)
+        )
 
         running = await _running_after(client, len(scenarios), len(scenarios) // 10, deadline)
         workers[0].kill()
@@ -448,7 +454,9 @@ async def _ask(page: FormVisitor, path: str) -> tuple[int | None, str]:
     return status, first_words(body)
 
 
-async def _start_all(client: Client, scenarios: list[Scenario]) -> None:
+async def _start_all(
+    client: Client, scenarios: list[Scenario], workflow_task_timeout: timedelta
+) -> None:
     in_flight = asyncio.Semaphore(STARTS_IN_FLIGHT)
 
     async def start(scenario: Scenario) -> None:
@@ -459,6 +467,7 @@ async def _start_all(client: Client, scenarios: list[Scenario]) -> None:
                 id=scenario.workflow_id,
                 task_queue=TASK_QUEUE,
                 static_summary=booking_summary(scenario.booking),
+                task_timeout=workflow_task_timeout,
             )
 
     await asyncio.gather(*(start(scenario) for scenario in scenarios))
@@ -579,6 +588,14 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
         help="failures per undo before it succeeds, drawn from 0..N (default 2)",
     )
     parser.add_argument(
+        "--workflow-task-timeout",
+        type=float,
+        default=defaults.workflow_task_timeout_seconds,
+        metavar="SECONDS",
+        help="after how long a workflow task lost with a killed worker is offered again "
+        "(default 10, Temporal's and the form's)",
+    )
+    parser.add_argument(
         "--work-dir",
         type=Path,
         help="folder for a new run folder with the data files and logs (default: the temp folder)",
@@ -588,6 +605,8 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
         parser.error("--bookings and --workers must be at least 1")
     if args.most_failures < 0 or args.most_undo_failures < 0:
         parser.error("--most-failures and --most-undo-failures must be at least 0")
+    if not 1 <= args.workflow_task_timeout <= 120:
+        parser.error("--workflow-task-timeout must be from 1 to 120 seconds")
     return SoakSettings(
         bookings=args.bookings,
         workers=args.workers,
@@ -597,6 +616,7 @@ def parse_args(argv: list[str] | None = None) -> SoakSettings:
         freeze_seconds=args.freeze,
         most_failures_before_success=args.most_failures,
         most_undo_failures=args.most_undo_failures,
+        workflow_task_timeout_seconds=args.workflow_task_timeout,
         work_dir=args.work_dir,
     )
 

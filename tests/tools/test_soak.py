@@ -1,8 +1,8 @@
 """The soak tool: its audit catches every broken promise, and a small real run keeps them all.
 
-The small run starts a real dev server with a data file, two worker processes and the form,
-kills a worker and the server on the way and freezes the server for 2 s (the full run: 15 s),
-and takes about 16 s: deselect it with `pytest -m "not soak"`. The full run is
+The small run (30 bookings) starts a real dev server with a data file, two worker processes
+and the form, kills a worker and the server on the way and freezes the server for 2 s (the full
+run: 15 s), and takes about 12 s: deselect it with `pytest -m "not soak"`. The full run is
 `python tools/soak.py` (500 bookings).
 """
 
@@ -31,6 +31,8 @@ from tools.soak import (
 )
 
 COMPLETED = WorkflowExecutionStatus.COMPLETED
+SMALL_SOAK = 30
+"""Bookings in the suite's soak run (the full run: 500)."""
 TRIP = BookingInput("Ada", "Toyota Supra", "Hotel Adlon", "LH 404", network_delay_seconds=0)
 
 
@@ -225,28 +227,33 @@ async def test_a_small_soak_with_a_worker_and_the_server_killed_and_frozen_keeps
     tmp_path: Path,
 ) -> None:
     # At most one failure per step and per undo: every retry and undo path still runs, and
-    # the slowest booking takes seconds, not the full run's twenty.
+    # the slowest booking takes seconds, not the full run's twenty. Thirty bookings are
+    # enough for each kill and the freeze to hit running ones, which the asserts check.
     settings = SoakSettings(
-        bookings=50,
+        bookings=SMALL_SOAK,
         workers=2,
         seed=7,
         deadline_seconds=150,
         freeze_seconds=2,
         most_failures_before_success=1,
         most_undo_failures=1,
+        # A workflow task lost with the killed worker is offered again after 2 s, not 10.
+        workflow_task_timeout_seconds=2,
         work_dir=tmp_path,
     )
     report = await run_soak(settings)
 
     print(report.table())
     assert report.exit_status == 0, report.problems
-    scenarios = random_scenarios(50, 7, most_failures_before_success=1, most_undo_failures=1)
+    scenarios = random_scenarios(
+        SMALL_SOAK, 7, most_failures_before_success=1, most_undo_failures=1
+    )
     asked_to_book = sum(1 for scenario in scenarios if scenario.booking.fail_at == "none")
     assert (report.count("booked"), report.count("rolled_back")) == (
         asked_to_book,
-        50 - asked_to_book,
+        SMALL_SOAK - asked_to_book,
     )
-    assert 0 < asked_to_book < 50
+    assert 0 < asked_to_book < SMALL_SOAK
     assert report.duplicates == 0
     assert report.crashed_workers == []
     assert [process for process, _ in report.kills] == ["worker", "server"]
@@ -284,3 +291,9 @@ def test_the_soak_script_takes_the_most_failures_and_refuses_a_negative_one(
         parse_args(["--most-failures", "-1"])
     assert exit_info.value.code == 2
     assert "--most-failures and --most-undo-failures must be at least 0" in capsys.readouterr().err
+    assert parse_args(["--workflow-task-timeout", "2"]).workflow_task_timeout_seconds == 2
+    assert parse_args([]).workflow_task_timeout_seconds == 10
+    for bad in ("0", "121", "nan"):
+        with pytest.raises(SystemExit):
+            parse_args(["--workflow-task-timeout", bad])
+        assert "--workflow-task-timeout must be from 1 to 120 seconds" in capsys.readouterr().err
