@@ -54,13 +54,13 @@ async def test_worker_killed_mid_booking_carries_on_with_no_double_booking(
     first = WorkerProcess(
         address=server.address,
         ledger=ledger.ledger_path,
-        service_latency_seconds=1.5,
+        service_latency_seconds=1.0,
         log=log("first-worker"),
     )
     second = WorkerProcess(
         address=server.address,
         ledger=ledger.ledger_path,
-        service_latency_seconds=1.5,
+        service_latency_seconds=1.0,
         log=log("second-worker"),
     )
     try:
