@@ -33,7 +33,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from launcher.processes import DevServer, WebFormProcess, WorkerProcess
+from launcher.processes import DevServer, WebFormProcess, WorkerProcess, wait_until_all_ready
 from runtime.process import exit_without_finalizing
 
 REQUEST_TIMEOUT_SECONDS = 10
@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(server.wait_until_ready())
             worker.start()
             web.start()
-            asyncio.run(web.wait_until_ready())
+            # The worker too: without one, the statuses would be measured with no query.
+            asyncio.run(wait_until_all_ready([worker, web]))
             print(
                 f"dev server {server.address}, worker, web form {web.url}; "
                 f"network delay {args.network_delay:g} s, service latency "
