@@ -60,6 +60,14 @@ def lifeline() -> int:
     return read_end
 
 
+class ExitedEarly(RuntimeError):
+    """A process exited before it was ready."""
+
+
+START_ATTEMPTS = 3
+"""How often a dev server that exits while it starts is started (see `DevServer`)."""
+
+
 @dataclass(kw_only=True)
 class ManagedProcess:
     """A child process in its own process group, so that Ctrl-C in our terminal reaches us
@@ -171,6 +179,19 @@ class DevServer(ManagedProcess):
         if self.db_filename is not None:
             self.db_filename.parent.mkdir(parents=True, exist_ok=True)
         super().start()
+
+    async def wait_until_ready(self, within_seconds: float = 30.0) -> None:
+        """Return once the server serves the namespace. A server that exits while it starts
+        is started again, twice at most: `start-dev` picks its other ports (HTTP, metrics,
+        its internal services) at random, and one may be taken by the time it binds it."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                await super().wait_until_ready(within_seconds)
+                return
+            except ExitedEarly:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.start()
 
     async def is_ready(self) -> bool:
         """Whether the frontend serves the namespace."""
@@ -292,7 +313,7 @@ async def wait_until(
     last_error: BaseException | None = None
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what}: the process exited with {process.returncode}")
+            raise ExitedEarly(f"{what}: the process exited with {process.returncode}")
         try:
             if await check():
                 return
