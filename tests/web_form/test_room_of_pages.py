@@ -70,8 +70,8 @@ def test_without_a_worker_the_polls_say_so_at_once_without_asking_for_one(
     with serving(create_app(app_config(dev_server.address, quiet_queue))) as url:
         browser = FormVisitor(url)
         workflow_id = browser.book(TRAVELLER)
-        first = poll(browser, workflow_id)
         before = frontend_requests(dev_server)
+        first = poll(browser, workflow_id)
         started = time.monotonic()
         later = [poll(browser, workflow_id) for _ in range(5)]
         elapsed = time.monotonic() - started
@@ -81,7 +81,10 @@ def test_without_a_worker_the_polls_say_so_at_once_without_asking_for_one(
         assert view["worker_polling"] is False
         assert f"No worker is polling the task queue “{quiet_queue}”" in view["notice"]
         assert "python3 run_worker.py" in view["notice"]
-    assert asked["QueryWorkflow"] == 0, "no worker polls: nobody could answer a query"
+    # The first poll's query went out with its other questions, before the server said that
+    # no worker polls, and was dropped then; the server counts it when it gives up on it,
+    # which may fall inside this count or not. The five polls after it ask none.
+    assert asked["QueryWorkflow"] <= 1, "no worker polls: nobody could answer a query"
     assert elapsed < 5
 
 
