@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from flask import Flask
 from flask.testing import FlaskClient
 from temporalio.client import Client
+from waitress.server import BaseWSGIServer
 from werkzeug.test import TestResponse
 
 from launcher.ports import free_port
@@ -97,7 +98,22 @@ def serving(app: Flask) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.task_dispatcher.shutdown()
-        server.close()  # the listening socket: its loop ends with its last connection
+        # Its own loop closes it (the listening socket; the loop then ends with its last
+        # connection): closed from this thread, the socket vanished under the loop's
+        # select() now and then ("Bad file descriptor" in the server's thread).
+        assert isinstance(server, BaseWSGIServer)
+        closed = threading.Event()
+
+        def close_in_its_loop() -> None:
+            server.close()
+            closed.set()
+
+        # Any: types-waitress has `trigger` as an int (it is a waitress.trigger.trigger,
+        # whose thunks take no argument).
+        wake: Any = server.trigger
+        wake.pull_trigger(close_in_its_loop)
+        if not closed.wait(5):
+            raise RuntimeError("the served app did not close within 5 s")
         app.extensions["temporal_gateway"].close()
 
 
