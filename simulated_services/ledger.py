@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +52,11 @@ def idempotency_key(workflow_id: str, service: str) -> str:
     return f"{workflow_id}/{service}"
 
 
+WAL_SWITCH_ATTEMPTS = 100
+"""How often switching a ledger to WAL mode is tried, 50 ms apart, while another process has
+the file locked (see `BookingServices._switch_to_wal`)."""
+
+
 class BookingServices:
     """The three services share one ledger file; each reservation row names its service."""
 
@@ -65,7 +71,7 @@ class BookingServices:
             ledger_path, timeout=30, isolation_level=None, check_same_thread=False
         )
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._switch_to_wal()
         # In WAL mode, NORMAL still keeps every commit when a process dies (a worker killed
         # with SIGKILL); only a power cut could lose the last ones, which a simulation allows.
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -74,6 +80,19 @@ class BookingServices:
         if "status" in columns:
             # A ledger written before the column was renamed: keep its reservations.
             self._db.execute("ALTER TABLE reservations RENAME COLUMN status TO state")
+
+    def _switch_to_wal(self) -> None:
+        """WAL mode, which the file keeps. Two processes opening a new ledger at once (two
+        workers starting) race for it, and SQLite answers the loser "database is locked" at
+        once, without waiting out the busy timeout: so ask again, for a few seconds."""
+        for attempt in range(WAL_SWITCH_ATTEMPTS):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +101,30 @@ def test_reset_empties_the_ledger(services: BookingServices) -> None:
     services.cancel("w", "hotel")
     services.reset()
     assert services.reservations() == []
+
+
+def test_several_workers_opening_a_new_ledger_at_once_all_open_it(tmp_path: Path) -> None:
+    # Two worker processes starting together race to switch the new file to WAL mode; the
+    # loser used to stop with "database is locked". Separate connections race as processes do.
+    openers = 6
+    failures: list[BaseException] = []
+    for attempt in range(40):
+        ledger = tmp_path / f"ledger-{attempt}.sqlite3"
+        together = threading.Barrier(openers)
+
+        def open_ledger(ledger: Path = ledger, together: threading.Barrier = together) -> None:
+            together.wait()
+            try:
+                services = BookingServices(ledger)
+                mode = services._db.execute("PRAGMA journal_mode").fetchone()[0]
+                assert mode == "wal", mode
+                services.close()
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=open_ledger) for _ in range(openers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
