@@ -89,8 +89,18 @@ class Scenario:
         return faults
 
 
+MOST_FAILURES_BEFORE_SUCCESS = 3
+"""Each booking step of a scenario fails up to this many times before Temporal's retry gets
+through; with the workflow's backoff, the slowest bookings take 1 + 1.5 + 2 s more per step."""
+MOST_UNDO_FAILURES = 2
+"""Each undo of a rolled-back scenario fails up to this many times before it succeeds."""
+
+
 def random_scenarios(
-    count: int, seed: int, most_failures_before_success: int = 3, most_undo_failures: int = 2
+    count: int,
+    seed: int,
+    most_failures_before_success: int = MOST_FAILURES_BEFORE_SUCCESS,
+    most_undo_failures: int = MOST_UNDO_FAILURES,
 ) -> list[Scenario]:
     """The same seed gives the same scenarios, so a failing run can be repeated."""
     rng = random.Random(seed)
@@ -202,17 +212,19 @@ class SoakSettings:
     """Every other worker takes this long per service call; the others take no time."""
     freeze_seconds: float = 15.0
     """How long the dev server stays frozen (SIGSTOP) in the middle of the run."""
-    most_failures_before_success: int = 3
-    """Each booking step of a scenario fails up to this many times before Temporal's retry
-    gets through; with the workflow's backoff, the slowest bookings take 1 + 1.5 + 2 s more
-    per step for 3."""
-    most_undo_failures: int = 2
-    """Each undo of a rolled-back scenario fails up to this many times before it succeeds."""
+    most_failures_before_success: int = MOST_FAILURES_BEFORE_SUCCESS
+    most_undo_failures: int = MOST_UNDO_FAILURES
     workflow_task_timeout_seconds: float = 10.0
     """A workflow task that the killed worker had taken is offered again after this long
     (Temporal's default, which the form keeps: 10 s)."""
     work_dir: Path | None = None
     """Where the server's and the ledger's files and the logs go (default: a new temp folder)."""
+
+    def scenarios(self) -> list[Scenario]:
+        """The bookings this run makes, and what each is asked to survive."""
+        return random_scenarios(
+            self.bookings, self.seed, self.most_failures_before_success, self.most_undo_failures
+        )
 
 
 @dataclass
@@ -319,12 +331,7 @@ async def run_soak(settings: SoakSettings, out: TextIO = sys.stdout) -> SoakRepo
     began = time.monotonic()
     deadline = began + settings.deadline_seconds
     work_dir = Path(tempfile.mkdtemp(prefix="soak-", dir=settings.work_dir))
-    scenarios = random_scenarios(
-        settings.bookings,
-        settings.seed,
-        settings.most_failures_before_success,
-        settings.most_undo_failures,
-    )
+    scenarios = settings.scenarios()
     report = SoakReport(settings, scenario_faults=sum(s.injected_faults for s in scenarios))
     report.work_dir = work_dir
     ledger = work_dir / "ledger.sqlite3"

@@ -17,6 +17,7 @@ from runtime.worker import (
     tuning_from_args,
     worker_options,
 )
+from tests.refusals import refusal
 
 
 async def test_options_reach_the_worker(
@@ -76,19 +77,13 @@ async def test_unset_options_keep_the_sdk_defaults(
 def test_a_bad_value_is_refused_with_its_option_named(
     value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        parse_args([f"--max-concurrent-activities={value}"])
-    assert exit_info.value.code == 2
-    assert "--max-concurrent-activities: must be a whole number of at least 1" in (
-        capsys.readouterr().err
+    assert "--max-concurrent-activities: must be a whole number of at least 1" in refusal(
+        parse_args, [f"--max-concurrent-activities={value}"], capsys
     )
     monkeypatch.setenv("BOOKING_ACTIVITY_TASK_POLLERS", value)
-    with pytest.raises(SystemExit) as exit_info:
-        parse_args([])
-    assert exit_info.value.code == 2
     assert (
         f"--activity-task-pollers: must be a whole number of at least 1, not {value!r} "
-        "(from BOOKING_ACTIVITY_TASK_POLLERS)" in capsys.readouterr().err
+        "(from BOOKING_ACTIVITY_TASK_POLLERS)" in refusal(parse_args, [], capsys)
     )
 
 
@@ -96,16 +91,13 @@ def test_a_bad_value_is_refused_with_its_option_named(
 def test_a_bad_service_latency_is_refused_naming_where_it_came_from(
     value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        parse_args([f"--service-latency={value}"])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err
+    error = refusal(parse_args, [f"--service-latency={value}"], capsys)
     assert f"--service-latency: must be a number of seconds, 0 or more, not {value!r}" in error
     assert "(from " not in error
     monkeypatch.setenv("BOOKING_SERVICE_LATENCY_SECONDS", value)
-    with pytest.raises(SystemExit):
-        parse_args([])
-    assert f"not {value!r} (from BOOKING_SERVICE_LATENCY_SECONDS)" in capsys.readouterr().err
+    assert f"not {value!r} (from BOOKING_SERVICE_LATENCY_SECONDS)" in refusal(
+        parse_args, [], capsys
+    )
 
 
 def test_settings_from_the_environment_are_used_when_nothing_is_typed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -115,10 +116,7 @@ def test_several_workers_opening_a_new_ledger_at_once_all_open_it(tmp_path: Path
         def open_ledger(ledger: Path = ledger, together: threading.Barrier = together) -> None:
             together.wait()
             try:
-                services = BookingServices(ledger)
-                mode = services._db.execute("PRAGMA journal_mode").fetchone()[0]
-                assert mode == "wal", mode
-                services.close()
+                BookingServices(ledger).close()
             except BaseException as error:
                 failures.append(error)
 
@@ -127,4 +125,7 @@ def test_several_workers_opening_a_new_ledger_at_once_all_open_it(tmp_path: Path
             thread.start()
         for thread in threads:
             thread.join()
+        # The file keeps the mode: a connection of its own reads it.
+        with contextlib.closing(sqlite3.connect(ledger)) as reader:
+            assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert failures == []

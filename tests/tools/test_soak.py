@@ -19,6 +19,7 @@ from temporalio.client import WorkflowExecutionStatus
 from runtime import PROJECT_DIR
 from shared import BookingInput, BookingResult
 from simulated_services import Reservation
+from tests.refusals import refusal
 from tools.soak import (
     Partition,
     Scenario,
@@ -245,9 +246,7 @@ async def test_a_small_soak_with_a_worker_and_the_server_killed_and_frozen_keeps
 
     print(report.table())
     assert report.exit_status == 0, report.problems
-    scenarios = random_scenarios(
-        SMALL_SOAK, 7, most_failures_before_success=1, most_undo_failures=1
-    )
+    scenarios = settings.scenarios()
     asked_to_book = sum(1 for scenario in scenarios if scenario.booking.fail_at == "none")
     assert (report.count("booked"), report.count("rolled_back")) == (
         asked_to_book,
@@ -283,17 +282,17 @@ def test_the_soak_script_takes_the_most_failures_and_refuses_a_negative_one(
 ) -> None:
     settings = parse_args(["--most-failures", "1", "--most-undo-failures", "0"])
     assert (settings.most_failures_before_success, settings.most_undo_failures) == (1, 0)
+    assert settings.scenarios() == random_scenarios(500, 1, 1, 0)
     assert (SoakSettings().most_failures_before_success, SoakSettings().most_undo_failures) == (
         3,
         2,
     )
-    with pytest.raises(SystemExit) as exit_info:
-        parse_args(["--most-failures", "-1"])
-    assert exit_info.value.code == 2
-    assert "--most-failures and --most-undo-failures must be at least 0" in capsys.readouterr().err
+    assert "--most-failures and --most-undo-failures must be at least 0" in refusal(
+        parse_args, ["--most-failures", "-1"], capsys
+    )
     assert parse_args(["--workflow-task-timeout", "2"]).workflow_task_timeout_seconds == 2
     assert parse_args([]).workflow_task_timeout_seconds == 10
     for bad in ("0", "121", "nan"):
-        with pytest.raises(SystemExit):
-            parse_args(["--workflow-task-timeout", bad])
-        assert "--workflow-task-timeout must be from 1 to 120 seconds" in capsys.readouterr().err
+        assert "--workflow-task-timeout must be from 1 to 120 seconds" in refusal(
+            parse_args, ["--workflow-task-timeout", bad], capsys
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.refusals import refusal
 from web_form.options import DEFAULT_PORT, parse_args
 
 
@@ -24,13 +25,8 @@ def test_the_port_comes_from_the_command_line_or_the_environment(
 def test_a_bad_port_is_refused_naming_where_it_came_from(
     value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        parse_args(["--port", value])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err
+    error = refusal(parse_args, ["--port", value], capsys)
     assert f"--port: must be a port number from 0 to 65535, not {value!r}" in error
     assert "(from " not in error
     monkeypatch.setenv("BOOKING_WEB_PORT", value)
-    with pytest.raises(SystemExit):
-        parse_args([])
-    assert f"not {value!r} (from BOOKING_WEB_PORT)" in capsys.readouterr().err
+    assert f"not {value!r} (from BOOKING_WEB_PORT)" in refusal(parse_args, [], capsys)
