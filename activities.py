@@ -45,7 +45,7 @@ class BookingRejected(InjectedFailure):
 NON_RETRYABLE_BOOKING_ERRORS = (BookingRejected.__name__, ReservationCancelled.__name__)
 # A call heartbeats while its service works: if its worker dies, Temporal retries the call once
 # this long passes without a heartbeat, instead of after its whole start-to-close timeout.
-HEARTBEAT_TIMEOUT = timedelta(seconds=1.5)
+HEARTBEAT_TIMEOUT = timedelta(seconds=2)
 
 
 def _booking_workflow_id(info: activity.Info) -> str:
