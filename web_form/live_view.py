@@ -236,15 +236,36 @@ class WorkflowNotFound(LookupError):
 POLLERS_FRESH_SECONDS = 2.0
 """How long the answer to "does a worker poll?" is reused. The server keeps listing a worker
 for a while after it died anyway; a worker that starts is noticed within this long."""
+ANSWER_FRESH_SECONDS = POLLERS_FRESH_SECONDS
+"""How long a running booking's query answer is reused while its history stays as it was.
+The answer cannot have changed (a workflow changes only with new events in its history), but
+a worker killed since is only noticed by a query it leaves unanswered: one is asked at least
+this often, as stale as the pollers' answer may be."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """The worker's answer to the status query, and the run and history it answered for."""
+
+    run_id: str
+    history_length: int
+    status: BookingStatus
+    asked_at: float
+    """When it was asked, on the gateway loop's clock."""
+    execution: str
+    """The run's execution status the server gave just before the answer."""
 
 
 class LiveViews:
     """Each booking's live view, asked of the server and the worker through the app's one
-    Temporal client. A finished run never changes, and asking a worker about one replays its
-    whole history: its last view is kept instead (up to `keep` runs).
+    Temporal client.
 
-    A room of open pages polls every 0.4 s, so concurrent polls of one booking share one
-    fetch, and whether a worker polls is asked at most every `pollers_fresh_seconds`."""
+    A room of open pages polls every 0.4 s, and the worker answers each status query on the
+    CPU that also runs the bookings. So concurrent polls of one booking share one fetch;
+    whether a worker polls is asked at most every `pollers_fresh_seconds`; and the query is
+    asked again only when the run's history has grown since the last answer, or that answer
+    is `answer_fresh_seconds` old. A finished run's history never grows: its answer is kept
+    (up to `keep` runs), and a finished run is never replayed on the worker twice."""
 
     def __init__(
         self,
@@ -252,13 +273,15 @@ class LiveViews:
         task_queue: str,
         keep: int = 1000,
         pollers_fresh_seconds: float = POLLERS_FRESH_SECONDS,
+        answer_fresh_seconds: float = ANSWER_FRESH_SECONDS,
     ) -> None:
         self.gateway = gateway
         self.task_queue = task_queue
         self.keep = keep
         self.pollers_fresh_seconds = pollers_fresh_seconds
+        self.answer_fresh_seconds = answer_fresh_seconds
         # Only the gateway's loop thread touches these: every fetch runs there.
-        self._finished: OrderedDict[str, tuple[str, LiveView]] = OrderedDict()
+        self._answers: OrderedDict[str, _Answer] = OrderedDict()
         self._fetches: SharedFetches[str, LiveView] = SharedFetches()
         self._pollers: SharedFetches[str, bool | None] = SharedFetches()
         self._polling: tuple[float, bool | None] | None = None
@@ -271,38 +294,36 @@ class LiveViews:
         )
 
     async def _fetch(self, client: Client, workflow_id: str) -> LiveView:
-        """The questions go out at once; the query is dropped as soon as the server says
-        that no worker polls (it could only wait for its timeout)."""
+        """The server first, then the worker if it must be asked. The server's answer comes
+        first so that the query's answer is at least as new as the history it is kept for."""
         handle = client.get_workflow_handle(workflow_id)
-        remembered = self._finished.get(workflow_id)
-        if remembered is not None:
-            run_id, view = remembered
-            if (await _describe(handle)).run_id == run_id:
-                return view
-        # No query when the server said a moment ago that no worker polls.
-        no_worker = self._polling is not None and self._polling[1] is False and self._fresh()
-        query = None if no_worker else asyncio.ensure_future(_query_status(handle))
-        try:
-            description, polling = await asyncio.gather(
-                _describe(handle), self._worker_polling(client), return_exceptions=True
-            )
-            if isinstance(description, BaseException):
-                raise description
-            if isinstance(polling, BaseException):
-                raise polling
-            no_answer: tuple[None, None] = (None, None)
-            status, query_problem = no_answer if polling is False or not query else await query
-        finally:
-            if query is not None:
-                query.cancel()
-        if status is not None and status.outcome is None and _execution(description) != "running":
-            # The worker may have answered just before the run's last step, which the server's
-            # description, asked at the same time, already shows as ended: ask once more, now
-            # that the answer can no longer change (and is kept for good).
+        description, polling = await asyncio.gather(
+            _describe(handle), self._worker_polling(client), return_exceptions=True
+        )
+        if isinstance(description, BaseException):
+            raise description  # first: a booking that is not there says so, whatever else
+        if isinstance(polling, BaseException):
+            raise polling
+        execution = _execution(description)
+        history_length = description.raw_description.workflow_execution_info.history_length
+        known = self._answers.get(workflow_id)
+        kept = (
+            known if known and self._still_true(known, description.run_id, history_length) else None
+        )
+        query_problem = None
+        if kept is not None and (execution != "running" or polling is not False):
+            status: BookingStatus | None = kept.status
+        elif polling is False:
+            status = None  # no worker polls: nobody could answer
+        else:
+            asked_at = asyncio.get_running_loop().time()
             status, query_problem = await _query_status(handle)
-        view = live_view(
+            if status is not None:
+                answer = _Answer(description.run_id, history_length, status, asked_at, execution)
+                self._remember(workflow_id, answer)
+        return live_view(
             workflow_id,
-            _execution(description),
+            execution,
             status or await _waiting_status(client, workflow_id),
             _pending_activities(description),
             answered=status is not None,
@@ -311,9 +332,14 @@ class LiveViews:
             query_problem=query_problem,
             summary=await description.static_summary(),
         )
-        if view.finished and view.answered:
-            self._remember(workflow_id, description.run_id, view)
-        return view
+
+    def _still_true(self, known: _Answer, run_id: str, history_length: int) -> bool:
+        """Whether the kept answer is the one the worker would give now: the same run and
+        history, and either finished or asked moments ago."""
+        if (known.run_id, known.history_length) != (run_id, history_length) or not history_length:
+            return False
+        age = asyncio.get_running_loop().time() - known.asked_at
+        return known.execution != "running" or age < self.answer_fresh_seconds
 
     def _fresh(self) -> bool:
         """Whether the last answer to "does a worker poll?" may still be used."""
@@ -331,10 +357,11 @@ class LiveViews:
         self._polling = (asyncio.get_running_loop().time(), polling)
         return polling
 
-    def _remember(self, workflow_id: str, run_id: str, view: LiveView) -> None:
-        self._finished[workflow_id] = (run_id, view)
-        while len(self._finished) > self.keep:
-            self._finished.popitem(last=False)
+    def _remember(self, workflow_id: str, answer: _Answer) -> None:
+        self._answers[workflow_id] = answer
+        self._answers.move_to_end(workflow_id)
+        while len(self._answers) > self.keep:
+            self._answers.popitem(last=False)
 
 
 K = TypeVar("K")

@@ -1,13 +1,17 @@
 """A room full of open live pages: concurrent polls of one booking share one fetch, whether a
-worker polls is asked at most every couple of seconds, and a booking without a worker is told
-without asking for one. The real dev server counts the requests it answers (its metrics);
-the app is served by waitress, with a real worker process."""
+worker polls is asked at most every couple of seconds, the worker is asked again only when the
+booking's history has grown or its last answer is a couple of seconds old, and a booking
+without a worker is told without asking for one. The real dev server counts the requests it
+answers (its metrics); the app is served by waitress, with a real worker process."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -21,7 +25,7 @@ from tests.sync_bridge import run_async
 from tests.web_form.conftest import app_config
 from tests.web_form.helpers import TRAVELLER, poll, serving
 from tools.form_visitor import FormVisitor
-from web_form.live_view import POLLERS_FRESH_SECONDS
+from web_form.live_view import ANSWER_FRESH_SECONDS, POLLERS_FRESH_SECONDS
 
 pytestmark = pytest.mark.real_server
 
@@ -60,8 +64,95 @@ def test_whether_a_worker_polls_is_asked_at_most_every_two_seconds(
         asked = frontend_requests(dev_server) - before
 
     assert asked["DescribeWorkflowExecution"] == polls, asked
-    assert asked["QueryWorkflow"] == polls, asked
     assert asked["DescribeTaskQueue"] <= 1 + elapsed // POLLERS_FRESH_SECONDS, (asked, elapsed)
+
+
+def in_network_delay(view: dict[str, Any]) -> bool:
+    return any(step["badge"] == "delayed" for step in view["steps"])
+
+
+def test_while_the_history_stays_as_it_was_the_worker_is_asked_every_two_seconds_at_most(
+    dev_server: DevServer, worker_process: WorkerProcess
+) -> None:
+    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
+        browser = FormVisitor(url)
+        # The car is booked in a moment, then the saga waits 20 s: its history stays as it is.
+        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=20))
+        first = poll_until(browser, workflow_id, in_network_delay)
+        before = frontend_requests(dev_server)
+        started = time.monotonic()
+        views = []
+        while time.monotonic() - started < 1.5 * ANSWER_FRESH_SECONDS:
+            views.append(poll(browser, workflow_id))
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+        asked = frontend_requests(dev_server) - before
+
+    assert all(view == first for view in views), "the same history: the same view"
+    assert asked["DescribeWorkflowExecution"] == len(views) >= 8, asked
+    # Every poll would ask the worker without the kept answer; with it, it is asked once its
+    # answer is two seconds old: at least once in three seconds, at most once every two.
+    assert 1 <= asked["QueryWorkflow"] <= 1 + elapsed // ANSWER_FRESH_SECONDS, (asked, elapsed)
+
+
+def test_a_poll_after_the_history_grew_shows_the_saga_moved_on_at_once(
+    dev_server: DevServer, worker_process: WorkerProcess
+) -> None:
+    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
+        browser = FormVisitor(url)
+        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=1))
+        run_async(lambda: timer_started(dev_server.address, workflow_id))
+        # The app's first poll: it asks the worker, and keeps the answer from now on.
+        in_delay = poll(browser, workflow_id)
+        answered_at = time.monotonic()
+        grown = run_async(lambda: history_grows(dev_server.address, workflow_id))
+        moved_on = poll(browser, workflow_id)
+        since_answer = time.monotonic() - answered_at
+
+    assert in_delay["steps"][1]["badge"] == "delayed", in_delay["steps"][1]
+    assert grown, "the network delay ends within seconds"
+    # Well within the kept answer's two seconds: only the grown history can have asked again.
+    assert since_answer < ANSWER_FRESH_SECONDS, since_answer
+    assert moved_on["steps"][1]["state"] in {"booking", "booked"}, moved_on["steps"][1]
+
+
+def poll_until(
+    browser: FormVisitor, workflow_id: str, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while not wanted(view := poll(browser, workflow_id)):
+        assert time.monotonic() < deadline, view
+        time.sleep(0.05)
+    return view
+
+
+async def timer_started(address: str, workflow_id: str) -> None:
+    """Once the saga waits in its first network delay (the server's history says so)."""
+    handle = (await Client.connect(address)).get_workflow_handle(workflow_id)
+    deadline = time.monotonic() + 20
+    while not any(
+        event.HasField("timer_started_event_attributes")
+        for event in (await handle.fetch_history()).events
+    ):
+        assert time.monotonic() < deadline, "the saga never waited in a network delay"
+        await asyncio.sleep(0.02)
+
+
+async def history_grows(address: str, workflow_id: str) -> bool:
+    """Whether the run's history grows within 5 s (the server's count of its events)."""
+    handle = (await Client.connect(address)).get_workflow_handle(workflow_id)
+
+    async def length() -> int:
+        description = await handle.describe()
+        return description.raw_description.workflow_execution_info.history_length
+
+    now = await length()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if await length() > now:
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 def test_without_a_worker_the_polls_say_so_at_once_without_asking_for_one(
@@ -81,19 +172,16 @@ def test_without_a_worker_the_polls_say_so_at_once_without_asking_for_one(
         assert view["worker_polling"] is False
         assert f"No worker is polling the task queue “{quiet_queue}”" in view["notice"]
         assert "python3 run_worker.py" in view["notice"]
-    # The first poll's query went out with its other questions, before the server said that
-    # no worker polls, and was dropped then; the server counts it when it gives up on it,
-    # which may fall inside this count or not. The five polls after it ask none.
-    assert asked["QueryWorkflow"] <= 1, "no worker polls: nobody could answer a query"
+    # The server says whether a worker polls before any query would go out.
+    assert asked["QueryWorkflow"] == 0, "no worker polls: nobody could answer a query"
     assert elapsed < 5
 
 
-def test_a_finished_run_whose_status_has_no_outcome_is_asked_once_more_then_kept(
+def test_a_finished_run_is_asked_once_then_kept(
     dev_server: DevServer, worker_process: WorkerProcess
 ) -> None:
-    # A worker may answer the query just before the run's last step while the server already
-    # describes the run as ended; such an answer has no outcome, so the view asks again.
-    # A terminated run is the one that really ends without an outcome: it shows the guard.
+    # Asking a worker about a finished run replays its whole history; it can never change.
+    # A terminated run is the one that ends without an outcome: its view says so.
     with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
         browser = FormVisitor(url)
         workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=5))
@@ -102,11 +190,13 @@ def test_a_finished_run_whose_status_has_no_outcome_is_asked_once_more_then_kept
         before = frontend_requests(dev_server)
         ended = poll(browser, workflow_id)
         asked_first = frontend_requests(dev_server) - before
+        time.sleep(ANSWER_FRESH_SECONDS)  # kept for good, not for a while
         again = poll(browser, workflow_id)
         asked_again = frontend_requests(dev_server) - before - asked_first
 
     assert (ended["execution"], ended["finished"], ended["outcome"]) == ("terminated", True, None)
-    assert asked_first["QueryWorkflow"] == 2, asked_first
+    assert ended["answered"] is True
+    assert asked_first["QueryWorkflow"] == 1, asked_first
     assert again == ended
     assert asked_again["QueryWorkflow"] == 0, asked_again
 
