@@ -2,8 +2,10 @@
 
 Starts its own Temporal dev server (in memory), a worker process and `run_workflow.py`, all
 on free ports on 127.0.0.1, then times 200 sequential and 50 concurrent requests of each
-kind and prints p50 and p99 in milliseconds; the statuses are of 50 different bookings, and
-last of one booking 50 times at once (a room of pages open on the presenter's booking).
+kind and prints p50 and p99 in milliseconds; the statuses are of 50 different bookings, then
+of one booking 50 times at once (a room of pages open on the presenter's booking), and last
+a full room: 50 pages, each on the booking it has just made, each polling every 0.4 s as
+the page's script does, for 10 s.
 A script, not a test: figures on a shared 2-core machine are noisy, so compare them with
 each other within one run.
 
@@ -37,6 +39,9 @@ from launcher.processes import DevServer, WebFormProcess, WorkerProcess, wait_un
 from runtime.process import exit_without_finalizing
 
 REQUEST_TIMEOUT_SECONDS = 10
+POLL_INTERVAL_SECONDS = 0.4
+"""How often a live page asks for news (static/booking.js)."""
+ROOM_SECONDS = 10.0
 TRIP = {
     "name": "Benchmark Traveller",
     "car": "Compact car",
@@ -124,6 +129,35 @@ def concurrently(calls: list[Callable[[], object]]) -> list[float]:
     return latencies
 
 
+def room_of_pages(
+    poll: Callable[[str], None], workflow_ids: list[str], seconds: float
+) -> list[float]:
+    """One page per booking, each polling every POLL_INTERVAL_SECONDS for `seconds`, all at
+    once; the latencies of every poll in ms."""
+    latencies: list[float] = []
+    errors: list[BaseException] = []
+    ends = time.monotonic() + seconds
+
+    def page(workflow_id: str) -> None:
+        while time.monotonic() < ends:
+            try:
+                took = timed(partial(poll, workflow_id))
+            except BaseException as error:
+                errors.append(error)
+                return
+            latencies.append(took)
+            time.sleep(max(0.0, POLL_INTERVAL_SECONDS - took / 1000))
+
+    threads = [threading.Thread(target=page, args=(workflow_id,)) for workflow_id in workflow_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + REQUEST_TIMEOUT_SECONDS * 3)
+    if errors:
+        raise RuntimeError(f"{len(errors)} pages failed: {errors[0]}")
+    return latencies
+
+
 def report(label: str, samples: list[float]) -> None:
     print(
         f"{label:<34} {len(samples):>5} {percentile(samples, 50):>9.1f} "
@@ -182,9 +216,14 @@ def main(argv: list[str] | None = None) -> int:
                     for i in range(args.sequential)
                 ],
             )
+            booked_at_once: list[str] = []
+
+            def book_one() -> None:
+                booked_at_once.append(session.book())
+
             report(
                 f"POST /book, {args.concurrent} at once",
-                concurrently([session.book for _ in range(args.concurrent)]),
+                concurrently([book_one for _ in range(args.concurrent)]),
             )
             report(
                 f"GET status, {args.concurrent} at once",
@@ -195,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             report(
                 f"GET status, {args.concurrent} at once, 1 booking",
                 concurrently([partial(session.status, booked[-1]) for _ in range(args.concurrent)]),
+            )
+            report(
+                f"GET status, {len(booked_at_once)} pages, {ROOM_SECONDS:g} s",
+                room_of_pages(session.status, booked_at_once, ROOM_SECONDS),
             )
         finally:
             web.stop()
