@@ -265,7 +265,8 @@ class LiveViews:
     whether a worker polls is asked at most every `pollers_fresh_seconds`; and the query is
     asked again only when the run's history has grown since the last answer, or that answer
     is `answer_fresh_seconds` old. A finished run's history never grows: its answer is kept
-    (up to `keep` runs), and a finished run is never replayed on the worker twice."""
+    for good, so the worker replays a finished run once. Answers are kept for the `keep`
+    bookings asked about last."""
 
     def __init__(
         self,
