@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -35,9 +36,7 @@ POLLS_AT_ONCE = 20
 def test_concurrent_polls_of_one_booking_share_one_fetch(
     dev_server: DevServer, worker_process: WorkerProcess
 ) -> None:
-    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
-        browser = FormVisitor(url)
-        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=5))  # runs on
+    with booked_on(dev_server, network_delay_seconds=5) as (browser, workflow_id):
         poll(browser, workflow_id)
         before = frontend_requests(dev_server)
         concurrently([partial(poll, browser, workflow_id) for _ in range(POLLS_AT_ONCE)])
@@ -53,9 +52,7 @@ def test_whether_a_worker_polls_is_asked_at_most_every_two_seconds(
     dev_server: DevServer, worker_process: WorkerProcess
 ) -> None:
     polls = 10
-    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
-        browser = FormVisitor(url)
-        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=5))
+    with booked_on(dev_server, network_delay_seconds=5) as (browser, workflow_id):
         before = frontend_requests(dev_server)
         started = time.monotonic()
         for _ in range(polls):
@@ -67,6 +64,18 @@ def test_whether_a_worker_polls_is_asked_at_most_every_two_seconds(
     assert asked["DescribeTaskQueue"] <= 1 + elapsed // POLLERS_FRESH_SECONDS, (asked, elapsed)
 
 
+@contextmanager
+def booked_on(
+    dev_server: DevServer, network_delay_seconds: float
+) -> Iterator[tuple[FormVisitor, str]]:
+    """The app, served on the session worker's task queue, and a booking made through it as a
+    browser makes it: the browser and the booking's workflow id."""
+    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
+        browser = FormVisitor(url)
+        booking = replace(TRAVELLER, network_delay_seconds=network_delay_seconds)
+        yield browser, browser.book(booking)
+
+
 def in_network_delay(view: dict[str, Any]) -> bool:
     return any(step["badge"] == "delayed" for step in view["steps"])
 
@@ -74,10 +83,8 @@ def in_network_delay(view: dict[str, Any]) -> bool:
 def test_while_the_history_stays_as_it_was_the_worker_is_asked_every_two_seconds_at_most(
     dev_server: DevServer, worker_process: WorkerProcess
 ) -> None:
-    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
-        browser = FormVisitor(url)
-        # The car is booked in a moment, then the saga waits 20 s: its history stays as it is.
-        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=20))
+    # The car is booked in a moment, then the saga waits 20 s: its history stays as it is.
+    with booked_on(dev_server, network_delay_seconds=20) as (browser, workflow_id):
         first = poll_until(browser, workflow_id, in_network_delay)
         before = frontend_requests(dev_server)
         started = time.monotonic()
@@ -98,9 +105,7 @@ def test_while_the_history_stays_as_it_was_the_worker_is_asked_every_two_seconds
 def test_a_poll_after_the_history_grew_shows_the_saga_moved_on_at_once(
     dev_server: DevServer, worker_process: WorkerProcess
 ) -> None:
-    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
-        browser = FormVisitor(url)
-        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=1))
+    with booked_on(dev_server, network_delay_seconds=1) as (browser, workflow_id):
         run_async(lambda: timer_started(dev_server.address, workflow_id))
         # The app's first poll: it asks the worker, and keeps the answer from now on.
         in_delay = poll(browser, workflow_id)
@@ -182,9 +187,7 @@ def test_a_finished_run_is_asked_once_then_kept(
 ) -> None:
     # Asking a worker about a finished run replays its whole history; it can never change.
     # A terminated run is the one that ends without an outcome: its view says so.
-    with serving(create_app(app_config(dev_server.address, TASK_QUEUE))) as url:
-        browser = FormVisitor(url)
-        workflow_id = browser.book(replace(TRAVELLER, network_delay_seconds=5))
+    with booked_on(dev_server, network_delay_seconds=5) as (browser, workflow_id):
         assert poll(browser, workflow_id)["finished"] is False
         run_async(lambda: terminate(dev_server.address, workflow_id))
         before = frontend_requests(dev_server)
