@@ -6,9 +6,10 @@ Records one happy-path BookingWorkflow and one NoopWorkflow (three activities th
 nothing, as `benchmarks/throughput.py` runs) on an in-memory dev server, then replays each
 history many times in this process, in the workflow sandbox as a worker runs it, and prints
 the CPU one replay takes: a workflow run's own cost on the worker, with no server, no
-activities and no other process in the measurement, so the figures repeat within a few per
-cent. It replays a third kind as well: the booking as it would be without its activity
-summaries (the "Book car: ..." lines the Temporal UI shows), which tells what those cost.
+activities and no other process in the measurement, so on a quiet machine the figures repeat
+within a few per cent (a machine whose CPU slows now and then moves them too: run it twice).
+It replays a third kind as well: the booking as it would be without its activity summaries
+(the "Book car: ..." lines the Temporal UI shows), which tells what those cost.
 A replay is also what a worker does to answer a query about a finished run.
 A script, not a test: it prints figures and asserts nothing about them.
 """
@@ -30,7 +31,7 @@ from activities import BookingActivities, ServiceSettings
 from benchmarks.booking_without_summaries import BookingWithoutActivitySummaries
 from benchmarks.noop_workflow import NOOP_TASK_QUEUE, NoopWorkflow, noop_step
 from book_workflow import BookingWorkflow
-from launcher.processes import DevServer
+from launcher.processes import DevServer, running
 from run_worker import build_worker
 from runtime.process import exit_without_finalizing
 from runtime.sandbox import compile_sandboxed_modules_once
@@ -45,9 +46,7 @@ TRIP = BookingInput(
 async def record(folder: Path, log: BinaryIO) -> dict[str, WorkflowHistory]:
     """One history of each kind, run on a dev server of its own."""
     server = DevServer(log=log)
-    server.start()
-    try:
-        await server.wait_until_ready()
+    async with running(server):
         client = await Client.connect(server.address)
         activities = BookingActivities(
             BookingServices(folder / "ledger.sqlite3"), ServiceSettings(0)
@@ -77,8 +76,6 @@ async def record(folder: Path, log: BinaryIO) -> dict[str, WorkflowHistory]:
                 "booking": await booking.fetch_history(),
                 "noop": await noop.fetch_history(),
             }
-    finally:
-        server.stop()
 
 
 async def cpu_per_replay(replayer: Replayer, history: WorkflowHistory, replays: int) -> float:
