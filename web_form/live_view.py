@@ -241,10 +241,11 @@ POLLERS_FRESH_SECONDS = 2.0
 """How long the answer to "does a worker poll?" is reused. The server keeps listing a worker
 for a while after it died anyway; a worker that starts is noticed within this long."""
 ANSWER_FRESH_SECONDS = POLLERS_FRESH_SECONDS
-"""How long a running booking's query answer is reused while its history stays as it was.
-The answer cannot have changed (a workflow changes only with new events in its history), but
-a worker killed since is only noticed by a query it leaves unanswered: one is asked at least
-this often, as stale as the pollers' answer may be."""
+"""How long after the workers last answered a status query (of any booking) a running
+booking's kept answer is reused while its history stays as it was. The answer cannot have
+changed (a workflow changes only with new events in its history), but a worker killed since
+is only noticed by a query it leaves unanswered: while none has been answered for this long,
+each poll asks its own, as stale as the pollers' answer may be."""
 
 
 @dataclass(frozen=True)
@@ -254,8 +255,6 @@ class _Answer:
     run_id: str
     history_length: int
     status: BookingStatus
-    asked_at: float
-    """When it was asked, on the gateway loop's clock."""
     execution: str
     """The run's execution status the server gave just before the answer."""
 
@@ -267,8 +266,10 @@ class LiveViews:
     A room of open pages polls every 0.4 s, and the worker answers each status query on the
     CPU that also runs the bookings. So concurrent polls of one booking share one fetch;
     whether a worker polls is asked at most every `pollers_fresh_seconds`; and the query is
-    asked again only when the run's history has grown since the last answer, or that answer
-    is `answer_fresh_seconds` old. A finished run's history never grows: its answer is kept
+    asked again only when the run's history has grown since the last answer, or no status
+    query has been answered for `answer_fresh_seconds`: any answer shows that the workers
+    answer, and with several workers, a run whose worker died is answered by another one. A
+    finished run's history never grows: its answer is kept
     for good, so the worker replays a finished run once. Answers are kept for the `keep`
     bookings asked about last."""
 
@@ -290,6 +291,8 @@ class LiveViews:
         self._summaries: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
         """Each booking's summary, and the run it is of: a run's summary never changes."""
         self._fetches: SharedFetches[str, LiveView] = SharedFetches()
+        self._answered_at: float | None = None
+        """When the last status query that was answered was asked (the loop's clock)."""
         self._pollers: SharedFetches[str, bool | None] = SharedFetches()
         self._polling: tuple[float, bool | None] | None = None
         """The last answer to "does a worker poll?", and when it came (the loop's clock)."""
@@ -325,8 +328,8 @@ class LiveViews:
             asked_at = asyncio.get_running_loop().time()
             status, query_problem = await _query_status(handle)
             if status is not None:
-                answer = _Answer(run_id, history_length, status, asked_at, execution)
-                self._remember(workflow_id, answer)
+                self._answered_at = max(asked_at, self._answered_at or asked_at)
+                self._remember(workflow_id, _Answer(run_id, history_length, status, execution))
         return live_view(
             workflow_id,
             execution,
@@ -341,11 +344,13 @@ class LiveViews:
 
     def _still_true(self, known: _Answer, run_id: str, history_length: int) -> bool:
         """Whether the kept answer is the one the worker would give now: the same run and
-        history, and either finished or asked moments ago."""
+        history, and either finished or the workers answered moments ago."""
         if (known.run_id, known.history_length) != (run_id, history_length) or not history_length:
             return False
-        age = asyncio.get_running_loop().time() - known.asked_at
-        return known.execution != "running" or age < self.answer_fresh_seconds
+        if known.execution != "running":
+            return True
+        now = asyncio.get_running_loop().time()
+        return self._answered_at is not None and now - self._answered_at < self.answer_fresh_seconds
 
     def _fresh(self) -> bool:
         """Whether the last answer to "does a worker poll?" may still be used."""
