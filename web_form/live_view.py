@@ -15,9 +15,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
 from temporalio.client import (
     Client,
-    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
@@ -237,10 +241,11 @@ POLLERS_FRESH_SECONDS = 2.0
 """How long the answer to "does a worker poll?" is reused. The server keeps listing a worker
 for a while after it died anyway; a worker that starts is noticed within this long."""
 ANSWER_FRESH_SECONDS = POLLERS_FRESH_SECONDS
-"""How long a running booking's query answer is reused while its history stays as it was.
-The answer cannot have changed (a workflow changes only with new events in its history), but
-a worker killed since is only noticed by a query it leaves unanswered: one is asked at least
-this often, as stale as the pollers' answer may be."""
+"""How long after the workers last answered a status query (of any booking) a running
+booking's kept answer is reused while its history stays as it was. The answer cannot have
+changed (a workflow changes only with new events in its history), but a worker killed since
+is only noticed by a query it leaves unanswered: while none has been answered for this long,
+each poll asks its own, as stale as the pollers' answer may be."""
 
 
 @dataclass(frozen=True)
@@ -250,8 +255,6 @@ class _Answer:
     run_id: str
     history_length: int
     status: BookingStatus
-    asked_at: float
-    """When it was asked, on the gateway loop's clock."""
     execution: str
     """The run's execution status the server gave just before the answer."""
 
@@ -263,8 +266,10 @@ class LiveViews:
     A room of open pages polls every 0.4 s, and the worker answers each status query on the
     CPU that also runs the bookings. So concurrent polls of one booking share one fetch;
     whether a worker polls is asked at most every `pollers_fresh_seconds`; and the query is
-    asked again only when the run's history has grown since the last answer, or that answer
-    is `answer_fresh_seconds` old. A finished run's history never grows: its answer is kept
+    asked again only when the run's history has grown since the last answer, or no status
+    query has been answered for `answer_fresh_seconds`: any answer shows that the workers
+    answer, and with several workers, a run whose worker died is answered by another one. A
+    finished run's history never grows: its answer is kept
     for good, so the worker replays a finished run once. Answers are kept for the `keep`
     bookings asked about last."""
 
@@ -283,7 +288,11 @@ class LiveViews:
         self.answer_fresh_seconds = answer_fresh_seconds
         # Only the gateway's loop thread touches these: every fetch runs there.
         self._answers: OrderedDict[str, _Answer] = OrderedDict()
+        self._summaries: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
+        """Each booking's summary, and the run it is of: a run's summary never changes."""
         self._fetches: SharedFetches[str, LiveView] = SharedFetches()
+        self._answered_at: float | None = None
+        """When the last status query that was answered was asked (the loop's clock)."""
         self._pollers: SharedFetches[str, bool | None] = SharedFetches()
         self._polling: tuple[float, bool | None] | None = None
         """The last answer to "does a worker poll?", and when it came (the loop's clock)."""
@@ -299,18 +308,17 @@ class LiveViews:
         first so that the query's answer is at least as new as the history it is kept for."""
         handle = client.get_workflow_handle(workflow_id)
         description, polling = await asyncio.gather(
-            _describe(handle), self._worker_polling(client), return_exceptions=True
+            _describe(client, workflow_id), self._worker_polling(client), return_exceptions=True
         )
         if isinstance(description, BaseException):
             raise description  # first: a booking that is not there says so, whatever else
         if isinstance(polling, BaseException):
             raise polling
+        run = description.workflow_execution_info
         execution = _execution(description)
-        history_length = description.raw_description.workflow_execution_info.history_length
+        run_id, history_length = run.execution.run_id, run.history_length
         known = self._answers.get(workflow_id)
-        kept = (
-            known if known and self._still_true(known, description.run_id, history_length) else None
-        )
+        kept = known if known and self._still_true(known, run_id, history_length) else None
         query_problem = None
         if kept is not None and (execution != "running" or polling is not False):
             status: BookingStatus | None = kept.status
@@ -320,8 +328,8 @@ class LiveViews:
             asked_at = asyncio.get_running_loop().time()
             status, query_problem = await _query_status(handle)
             if status is not None:
-                answer = _Answer(description.run_id, history_length, status, asked_at, execution)
-                self._remember(workflow_id, answer)
+                self._answered_at = max(asked_at, self._answered_at or asked_at)
+                self._remember(workflow_id, _Answer(run_id, history_length, status, execution))
         return live_view(
             workflow_id,
             execution,
@@ -331,16 +339,18 @@ class LiveViews:
             worker_polling=polling,
             task_queue=self.task_queue,
             query_problem=query_problem,
-            summary=await description.static_summary(),
+            summary=await self._summary(client, workflow_id, description),
         )
 
     def _still_true(self, known: _Answer, run_id: str, history_length: int) -> bool:
         """Whether the kept answer is the one the worker would give now: the same run and
-        history, and either finished or asked moments ago."""
+        history, and either finished or the workers answered moments ago."""
         if (known.run_id, known.history_length) != (run_id, history_length) or not history_length:
             return False
-        age = asyncio.get_running_loop().time() - known.asked_at
-        return known.execution != "running" or age < self.answer_fresh_seconds
+        if known.execution != "running":
+            return True
+        now = asyncio.get_running_loop().time()
+        return self._answered_at is not None and now - self._answered_at < self.answer_fresh_seconds
 
     def _fresh(self) -> bool:
         """Whether the last answer to "does a worker poll?" may still be used."""
@@ -358,15 +368,34 @@ class LiveViews:
         self._polling = (asyncio.get_running_loop().time(), polling)
         return polling
 
+    async def _summary(
+        self, client: Client, workflow_id: str, description: DescribeWorkflowExecutionResponse
+    ) -> str | None:
+        run_id = description.workflow_execution_info.execution.run_id
+        known = self._summaries.get(workflow_id)
+        if known is not None and known[0] == run_id:
+            return known[1]
+        metadata = description.execution_config.user_metadata
+        summary = None
+        if metadata.HasField("summary"):
+            [summary] = await client.data_converter.decode([metadata.summary], [str])
+        _keep_last(self._summaries, workflow_id, (run_id, summary), self.keep)
+        return summary
+
     def _remember(self, workflow_id: str, answer: _Answer) -> None:
-        self._answers[workflow_id] = answer
-        self._answers.move_to_end(workflow_id)
-        while len(self._answers) > self.keep:
-            self._answers.popitem(last=False)
+        _keep_last(self._answers, workflow_id, answer, self.keep)
 
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+def _keep_last(kept: OrderedDict[K, V], key: K, value: V, keep: int) -> None:
+    """Put `value` under `key`, dropping the entries used longest ago beyond `keep`."""
+    kept[key] = value
+    kept.move_to_end(key)
+    while len(kept) > keep:
+        kept.popitem(last=False)
 
 
 class SharedFetches(Generic[K, V]):
@@ -392,12 +421,20 @@ class SharedFetches(Generic[K, V]):
             done.exception()  # read, so that a fetch nobody waits for any more logs nothing
 
 
-async def _describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+async def _describe(client: Client, workflow_id: str) -> DescribeWorkflowExecutionResponse:
+    """The server's description of the booking's latest run, as it sends it: the SDK's own
+    `describe()` would also decode the run's memo and search attributes, which the page does
+    not show, on every poll (a fifth of the app's CPU per poll)."""
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+    )
     try:
-        return await handle.describe(rpc_timeout=RPC_TIMEOUT)
+        return await client.workflow_service.describe_workflow_execution(
+            request, retry=True, timeout=RPC_TIMEOUT
+        )
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise WorkflowNotFound(handle.id) from error
+            raise WorkflowNotFound(workflow_id) from error
         raise
 
 
@@ -441,8 +478,9 @@ async def _worker_polling(client: Client, task_queue: str) -> bool | None:
         raise
 
 
-def _execution(description: WorkflowExecutionDescription) -> str:
-    return execution_name(description.status)
+def _execution(description: DescribeWorkflowExecutionResponse) -> str:
+    status = description.workflow_execution_info.status
+    return execution_name(WorkflowExecutionStatus(status) if status else None)
 
 
 def execution_name(status: WorkflowExecutionStatus | None) -> str:
@@ -450,9 +488,9 @@ def execution_name(status: WorkflowExecutionStatus | None) -> str:
     return (status or WorkflowExecutionStatus.RUNNING).name.lower()
 
 
-def _pending_activities(description: WorkflowExecutionDescription) -> list[PendingActivity]:
+def _pending_activities(description: DescribeWorkflowExecutionResponse) -> list[PendingActivity]:
     pending = []
-    for activity in description.raw_description.pending_activities:
+    for activity in description.pending_activities:
         service = service_of_activity(activity.activity_type.name)
         if service is not None:
             pending.append(

@@ -1,6 +1,6 @@
 """A room full of open live pages: concurrent polls of one booking share one fetch, whether a
 worker polls is asked at most every couple of seconds, the worker is asked again only when the
-booking's history has grown or its last answer is a couple of seconds old, and a booking
+booking's history has grown or no query has been answered for a couple of seconds, and a booking
 without a worker is told without asking for one. The real dev server counts the requests it
 answers (its metrics); the app is served by waitress, with a real worker process."""
 
@@ -100,6 +100,27 @@ def test_while_the_history_stays_as_it_was_the_worker_is_asked_every_two_seconds
     # Every poll would ask the worker without the kept answer; with it, it is asked once its
     # answer is two seconds old: at least once in three seconds, at most once every two.
     assert 1 <= asked["QueryWorkflow"] <= 1 + elapsed // ANSWER_FRESH_SECONDS, (asked, elapsed)
+
+
+def test_a_kept_answer_stands_while_the_workers_answer_another_bookings_query(
+    dev_server: DevServer, worker_process: WorkerProcess
+) -> None:
+    # Both sagas wait 20 s after the car: their histories stay as they are.
+    with booked_on(dev_server, network_delay_seconds=20) as (browser, first_id):
+        other_id = browser.book(replace(TRAVELLER, network_delay_seconds=20))
+        first = poll_until(browser, first_id, in_network_delay)
+        poll_until(browser, other_id, in_network_delay)
+        time.sleep(ANSWER_FRESH_SECONDS)  # no answer is fresh any more: the next poll asks
+        before = frontend_requests(dev_server)
+        poll(browser, other_id)
+        asked_for_other = frontend_requests(dev_server) - before
+        again = poll(browser, first_id)
+        asked_for_first = frontend_requests(dev_server) - before - asked_for_other
+
+    assert asked_for_other["QueryWorkflow"] == 1, asked_for_other
+    # The workers answered a moment ago and the history is as it was: the answer stands.
+    assert asked_for_first["QueryWorkflow"] == 0, asked_for_first
+    assert again == first
 
 
 def test_a_poll_after_the_history_grew_shows_the_saga_moved_on_at_once(
