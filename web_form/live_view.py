@@ -424,7 +424,7 @@ class SharedFetches(Generic[K, V]):
 async def _describe(client: Client, workflow_id: str) -> DescribeWorkflowExecutionResponse:
     """The server's description of the booking's latest run, as it sends it: the SDK's own
     `describe()` would also decode the run's memo and search attributes, which the page does
-    not show, on every poll (a fifth of the app's CPU per poll)."""
+    not show, on every poll (0.15-0.25 ms of the 2.6-2.8 ms of CPU the app spends on a poll)."""
     request = DescribeWorkflowExecutionRequest(
         namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
     )
