@@ -269,9 +269,8 @@ class LiveViews:
     asked again only when the run's history has grown since the last answer, or no status
     query has been answered for `answer_fresh_seconds`: any answer shows that the workers
     answer, and with several workers, a run whose worker died is answered by another one. A
-    finished run's history never grows: its answer is kept
-    for good, so the worker replays a finished run once. Answers are kept for the `keep`
-    bookings asked about last."""
+    finished run's history never grows: its answer is kept for good, so the worker replays a
+    finished run once. Answers are kept for the `keep` bookings asked about last."""
 
     def __init__(
         self,
