@@ -26,6 +26,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
 )
+from temporalio.converter import DataConverter, WorkflowSerializationContext
 from temporalio.service import RPCError, RPCStatusCode
 
 from book_workflow import BookingWorkflow
@@ -377,7 +378,8 @@ class LiveViews:
         metadata = description.execution_config.user_metadata
         summary = None
         if metadata.HasField("summary"):
-            [summary] = await client.data_converter.decode([metadata.summary], [str])
+            converter = _converter_of(client, workflow_id)
+            [summary] = await converter.decode([metadata.summary], [str])
         _keep_last(self._summaries, workflow_id, (run_id, summary), self.keep)
         return summary
 
@@ -461,10 +463,19 @@ async def _waiting_status(client: Client, workflow_id: str) -> BookingStatus:
     )
     async for event in events:
         payloads = event.workflow_execution_started_event_attributes.input.payloads
-        [booking] = await client.data_converter.decode(list(payloads), [BookingInput])
+        converter = _converter_of(client, workflow_id)
+        [booking] = await converter.decode(list(payloads), [BookingInput])
         assert isinstance(booking, BookingInput)
         return BookingStatus.waiting(booking)
     raise WorkflowNotFound(workflow_id)
+
+
+def _converter_of(client: Client, workflow_id: str) -> DataConverter:
+    """The client's converter as the SDK hands it a workflow's payloads: with that workflow as
+    its context, which a codec may need (one that encrypts per workflow, say)."""
+    return client.data_converter.with_context(
+        WorkflowSerializationContext(namespace=client.namespace, workflow_id=workflow_id)
+    )
 
 
 async def _worker_polling(client: Client, task_queue: str) -> bool | None:
