@@ -134,15 +134,24 @@ def serve(app: Flask, args: argparse.Namespace) -> int:
     return 0
 
 
-def make_server(app: Flask, host: str, port: int) -> MultiSocketServer | BaseWSGIServer:
+SocketMap = dict[int, Any]
+"""waitress's sockets (its dispatchers), by file descriptor: what its loop watches."""
+
+
+def make_server(
+    app: Flask, host: str, port: int, socket_map: SocketMap | None = None
+) -> MultiSocketServer | BaseWSGIServer:
     """`app` served by waitress on `host`:`port`, not yet running; raise OSError if the port
-    is taken. Its `run()` serves until KeyboardInterrupt, `close()` frees the port."""
+    is taken. Its `run()` serves until KeyboardInterrupt, `close()` frees the port. Given a
+    `socket_map`, the server's sockets go there, for a caller that runs waitress's loop on it
+    (`waitress.wasyncore.loop`) instead of `run()`."""
     # A burst of polls waiting a moment for a thread is normal here, not worth a line on
     # stage; nor is a browser that closed a page while its poll was answered.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     logging.getLogger("waitress").setLevel(logging.WARNING)
     return create_server(
         app,
+        map=socket_map,
         host=host,
         port=port,
         threads=SERVER_THREADS,
