@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from flask import Flask
 from flask.testing import FlaskClient
 from temporalio.client import Client
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer
 from werkzeug.test import TestResponse
 
@@ -23,7 +24,7 @@ from launcher.processes import WebFormProcess
 from shared import WORKFLOW_TYPE, BookingInput
 from tests.sync_bridge import run_async
 from tools.form_visitor import FormVisitor
-from web_form.options import make_server
+from web_form.options import SocketMap, make_server
 
 T = TypeVar("T")
 
@@ -89,32 +90,36 @@ def settled_booking_count(address: str, task_queue: str, at_least: int) -> int:
 
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
-    """The app on a free port, served by waitress as `run_workflow.py` serves it, in a thread."""
+    """The app on a free port, served by waitress as `run_workflow.py` serves it, in a thread
+    that runs waitress's loop until the block ends and then closes the server itself."""
+    sockets: SocketMap = {}
     port = free_port()
-    server = make_server(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = make_server(app, "127.0.0.1", port, socket_map=sockets)
+    assert isinstance(server, BaseWSGIServer)
+    stop = threading.Event()
+
+    def serve() -> None:
+        # Only this thread touches the sockets. Closed from another thread, a socket could
+        # vanish under the loop's select(); asking the loop to close them through waitress's
+        # trigger once found the trigger itself already closed (a CI run, not reproduced).
+        try:
+            while not stop.is_set():
+                wasyncore.loop(timeout=0.05, map=sockets, count=1)
+        finally:
+            wasyncore.close_all(sockets)
+
+    thread = threading.Thread(target=serve, name="serving", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        # While the loop still runs: the requests in progress get 5 s to finish.
         server.task_dispatcher.shutdown()
-        # Its own loop closes it (the listening socket; the loop then ends with its last
-        # connection): closed from this thread, the socket vanished under the loop's
-        # select() now and then ("Bad file descriptor" in the server's thread).
-        assert isinstance(server, BaseWSGIServer)
-        closed = threading.Event()
-
-        def close_in_its_loop() -> None:
-            server.close()
-            closed.set()
-
-        # Any: types-waitress has `trigger` as an int (it is a waitress.trigger.trigger,
-        # whose thunks take no argument).
-        wake: Any = server.trigger
-        wake.pull_trigger(close_in_its_loop)
-        if not closed.wait(5):
-            raise RuntimeError("the served app did not close within 5 s")
+        stop.set()
+        thread.join(5)
         app.extensions["temporal_gateway"].close()
+        if thread.is_alive():
+            raise RuntimeError("the served app did not close within 5 s")
 
 
 @contextmanager
