@@ -329,7 +329,8 @@ class LiveViews:
             status, query_problem = await _query_status(handle)
             if status is not None:
                 self._answered_at = max(asked_at, self._answered_at or asked_at)
-                self._remember(workflow_id, _Answer(run_id, history_length, status, execution))
+                answer = _Answer(run_id, history_length, status, execution)
+                _keep_last(self._answers, workflow_id, answer, self.keep)
         return live_view(
             workflow_id,
             execution,
@@ -382,9 +383,6 @@ class LiveViews:
             [summary] = await converter.decode([metadata.summary], [str])
         _keep_last(self._summaries, workflow_id, (run_id, summary), self.keep)
         return summary
-
-    def _remember(self, workflow_id: str, answer: _Answer) -> None:
-        _keep_last(self._answers, workflow_id, answer, self.keep)
 
 
 K = TypeVar("K")

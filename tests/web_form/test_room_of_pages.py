@@ -141,7 +141,7 @@ def test_a_poll_after_the_history_grew_shows_the_saga_moved_on_at_once(
         browser,
         workflow_id,
     ):
-        run_async(lambda: timer_started(dev_server.address, workflow_id))
+        run_async(partial(timer_started, dev_server.address, workflow_id))
         # The app's first poll: it asks the worker, and keeps the answer from now on.
         in_delay = poll(browser, workflow_id)
         grown = run_async(lambda: history_grows(dev_server.address, workflow_id))
