@@ -28,11 +28,12 @@ from tests.needs import require_tool
 from tests.servers import running_dev_server
 from tests.sync_bridge import run_async
 
-# Automatic markers and the quick tier's guard; the order tests run in; the session-end leak
-# check; CI's rules; the property tests' counts.
+# Automatic markers and the quick tier's guard; the order tests run in; each test process's
+# share of free ports; the session-end leak check; CI's rules; the property tests' counts.
 pytest_plugins = [
     "tests.tiers",
     "tests.order",
+    "tests.ports",
     "tests.leaks",
     "tests.ci",
     "tests.web_form.examples",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from launcher.ports import free_port
 from launcher.processes import START_ATTEMPTS, DevServer, ExitedEarly
 
 pytestmark = pytest.mark.real_server
@@ -18,9 +19,10 @@ pytestmark = pytest.mark.real_server
 
 @contextmanager
 def holding_a_free_port() -> Iterator[socket.socket]:
-    """A port that the server cannot bind, and where a connection is refused at once."""
+    """A port that the server cannot bind, and where a connection is refused at once. Picked
+    with `free_port`, not `bind(0)`, so nobody else is handed it once the test lets it go."""
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
+        holder.bind(("127.0.0.1", free_port()))
         yield holder
 
 

@@ -1,0 +1,20 @@
+"""Each test process picks free ports from a share of its own.
+
+Under pytest-xdist the test processes run at once, and a port one of them picked is free
+until its server binds it: two that picked it both would start, and one would fail "port in
+use". With a share each, they never pick the same port.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from launcher.ports import share_out
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... (unset without xdist)
+    if worker is not None:
+        share_out(int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
