@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import random
 import socket
+import threading
 from pathlib import Path
 
 import psutil
@@ -33,22 +34,32 @@ class PortPicker:
     Not `bind(0)`: a port the system handed us can be handed to anybody else who asks before
     our server binds it, and the dev server asks for its HTTP port and its internal services'
     ports that way. From a range the system never hands out, only another picker can take it;
-    give pickers that run at once ranges of their own (`share_out`).
+    give pickers that run at once ranges of their own (`share_out`). With no such range (a
+    system that hands out every port), it takes what the system hands out, as a last resort.
     """
 
     def __init__(self, ports: range) -> None:
-        if not ports:
-            raise ValueError(f"no ports to pick from in {ports}")
         self.ports = ports
-        self._next = random.randrange(len(ports))
+        self._next = random.randrange(len(ports)) if ports else 0
+        self._lock = threading.Lock()
 
     def __call__(self) -> int:
-        for _ in range(len(self.ports)):
-            port = self.ports[self._next]
-            self._next = (self._next + 1) % len(self.ports)
-            if can_listen_on(port):
-                return port
+        if not self.ports:
+            return _handed_by_the_system()
+        with self._lock:
+            for _ in range(len(self.ports)):
+                port = self.ports[self._next]
+                self._next = (self._next + 1) % len(self.ports)
+                if can_listen_on(port):
+                    return port
         raise OSError(errno.EADDRINUSE, f"every port in {self.ports} is in use")
+
+
+def _handed_by_the_system() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def can_listen_on(port: int, host: str = "127.0.0.1") -> bool:

@@ -10,7 +10,13 @@ from contextlib import ExitStack
 
 import pytest
 
-from launcher.ports import PortPicker, free_port, ports_nobody_is_handed, share_of
+from launcher.ports import (
+    PortPicker,
+    can_listen_on,
+    free_port,
+    ports_nobody_is_handed,
+    share_of,
+)
 
 
 def held_system_ports(count: int, stack: ExitStack) -> Iterator[int]:
@@ -71,3 +77,10 @@ def test_this_test_process_picks_from_its_own_share() -> None:
         )
     picked = [free_port() for _ in range(20)]
     assert all(port in own for port in picked), f"{picked} not all in {own}"
+
+
+def test_with_no_range_of_its_own_a_picker_takes_what_the_system_hands_out() -> None:
+    """A system whose ephemeral range starts at or below LOWEST_PICKED still gets ports."""
+    port = PortPicker(range(0))()
+    assert port >= ports_nobody_is_handed().stop, "the system's own range"
+    assert can_listen_on(port)
