@@ -14,7 +14,16 @@ import pytest
 from launcher.ports import share_out
 
 
+def xdist_share() -> tuple[int, int] | None:
+    """This test process's share number and the number of shares: worker gwN of M has share
+    N of M; None outside pytest-xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return None
+    return int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... (unset without xdist)
-    if worker is not None:
-        share_out(int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    share = xdist_share()
+    if share is not None:
+        share_out(*share)

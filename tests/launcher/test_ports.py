@@ -3,7 +3,6 @@ none that something listens on, and none that another test process picks at the 
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -17,6 +16,7 @@ from launcher.ports import (
     ports_nobody_is_handed,
     share_of,
 )
+from tests.ports import xdist_share
 
 
 def held_system_ports(count: int, stack: ExitStack) -> Iterator[int]:
@@ -66,15 +66,10 @@ def test_there_is_no_fifth_share_of_four() -> None:
 
 def test_this_test_process_picks_from_its_own_share() -> None:
     """tests/ports.py: under pytest-xdist, worker gwN of M picks from share N of M."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker is None:
-        own = ports_nobody_is_handed()
-    else:
-        own = share_of(
-            ports_nobody_is_handed(),
-            int(worker.removeprefix("gw")),
-            int(os.environ["PYTEST_XDIST_WORKER_COUNT"]),
-        )
+    share = xdist_share()
+    own = ports_nobody_is_handed()
+    if share is not None:
+        own = share_of(own, *share)
     picked = [free_port() for _ in range(20)]
     assert all(port in own for port in picked), f"{picked} not all in {own}"
 
